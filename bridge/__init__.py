@@ -1,0 +1,1 @@
+"""Signing bridge: QR URL -> websocket -> password + card -> CMS (arrives with its own issue)."""

@@ -1,0 +1,1 @@
+"""The contract-signing web service (arrives with its own issue)."""
