@@ -143,6 +143,8 @@ def build_signed_data(token: SigningToken, message_digest: bytes) -> bytes:
     cert_der = token.signing_certificate()
     ca_ders = token.ca_certificates()
     try:
+        for der in [cert_der, *ca_ders]:
+            load_der_x509_certificate(der)  # strict parse: a card's garbage stops here
         cert = x509.Certificate.load(cert_der)
         attrs_der = signed_attributes_der(cert_der, message_digest)
         certificate_choices = [
@@ -309,7 +311,9 @@ def _signer_certificate(sid: Any, certificate_set: Any) -> bytes:
         if cert.serial_number == serial and cert.issuer == issuer:
             der: bytes = cert.dump()
             return der
-    raise CmsCheckError(CmsCheckCode.CERTIFICATE_MISSING, "the signer's certificate is not embedded")
+    raise CmsCheckError(
+        CmsCheckCode.CERTIFICATE_MISSING, "the signer's certificate is not embedded"
+    )
 
 
 def _check_signing_certificate_attribute(value: Any, signer_der: bytes) -> None:

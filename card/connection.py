@@ -19,6 +19,7 @@ APDU_LOG_LEVEL = 5
 logging.addLevelName(APDU_LOG_LEVEL, "APDU")
 
 apdu_logger = logging.getLogger("card.apdu")
+MAX_GET_RESPONSES = 64
 
 
 @runtime_checkable
@@ -58,7 +59,20 @@ class ConnectionBase:
         raise NotImplementedError
 
     def transmit(self, command: CommandApdu) -> ResponseApdu:
-        """Send one command; log it (VERIFY data redacted) and its answer at APDU level."""
+        """Send one command and collect its whole answer (`61xx`: GET RESPONSE, as T=0 needs)."""
+        response = self._exchange(command)
+        data = response.data
+        for _ in range(MAX_GET_RESPONSES):
+            if response.sw & 0xFF00 != 0x6100:
+                break
+            response = self._exchange(
+                CommandApdu(0x00, 0xC0, 0x00, 0x00, le=response.sw & 0xFF or 256)
+            )
+            data += response.data
+        return ResponseApdu(data, response.sw)
+
+    def _exchange(self, command: CommandApdu) -> ResponseApdu:
+        """One command and its answer, logged at APDU level with VERIFY data redacted."""
         raw = command.to_bytes()
         if apdu_logger.isEnabledFor(APDU_LOG_LEVEL):
             apdu_logger.log(APDU_LOG_LEVEL, "> %s", redacted_hex(command))

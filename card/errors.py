@@ -32,10 +32,11 @@ class InvalidPasswordFormatError(CardError, ValueError):
 
 
 class WrongPasswordError(CardError):
-    """The card refused the password; `tries_left` more tries before it locks."""
+    """The card refused the password; `tries_left` more tries before it locks (None: unknown)."""
 
-    def __init__(self, tries_left: int) -> None:
-        super().__init__(f"wrong password, {tries_left} tries left")
+    def __init__(self, tries_left: int | None) -> None:
+        left = "an unknown number of" if tries_left is None else str(tries_left)
+        super().__init__(f"wrong password, {left} tries left")
         self.tries_left = tries_left
 
 
