@@ -112,6 +112,31 @@ def choose_reader(readers: list[str], name: str | None) -> str:
     raise NoReaderError(f"{name!r} names several readers: {', '.join(matches)}")
 
 
+def wait_for_card(reader: str | None = None, timeout: float = 30.0) -> str:
+    """Wait until a card is on the reader (the named one, or the only one); its name."""
+    with _Context() as context:
+        name = choose_reader(_list(context), reader)
+        _wait_for_card(context, name, timeout)
+        return name
+
+
+def wait_for_card_removal(reader: str, timeout: float = 30.0) -> None:
+    """Wait until the reader has no card; `ConnectionFailedError` if it stays past `timeout`."""
+    with _Context() as context:
+        deadline = time.monotonic() + timeout
+        state = scard.SCARD_STATE_UNAWARE
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            hresult, states = scard.SCardGetStatusChange(context, remaining_ms, [(reader, state)])
+            if hresult == scard.SCARD_E_TIMEOUT:
+                raise ConnectionFailedError(f"the card stayed on {reader} for {timeout:g} s")
+            _ok(hresult, "waiting for the card to be removed")
+            _, state, _ = states[0]
+            if state & scard.SCARD_STATE_EMPTY:
+                return
+            state &= ~scard.SCARD_STATE_CHANGED
+
+
 def _wait_for_card(context: Any, reader: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     state = scard.SCARD_STATE_UNAWARE
