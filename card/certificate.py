@@ -27,6 +27,7 @@ _PARSE_ERRORS = (
     ValueError,
     TypeError,
     x509.DuplicateExtension,
+    x509.InvalidVersion,
     x509.UnsupportedGeneralNameType,
     UnsupportedAlgorithm,
 )

@@ -195,6 +195,8 @@ class PcscConnection(ConnectionBase):
             raise CardRemovedError("the connection to the card is closed")
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(raw))
         _ok(hresult, "sending a command to the card")
+        if len(response) < 2:  # some drivers report a lost card as an empty answer
+            raise CardRemovedError("the card stopped responding (it may have been moved away)")
         return bytes(response)
 
     def close(self) -> None:
