@@ -1,1 +1,1 @@
-"""jpkisim: a simulated My Number Card (JPKI application), its vpcd link to pcscd, and a test PKI."""
+"""jpkisim: a simulated My Number Card, its vpcd link to pcscd, and a test JPKI PKI."""

@@ -85,7 +85,7 @@ def parse_command(raw: bytes) -> CommandApdu:
 def redact_for_log(raw: bytes) -> str:
     """The command as hex for a log line, with the data of PIN commands replaced.
 
-    ``00 20 00 80 06 <6 bytes>`` becomes ``00208000 06 <redacted>``. Malformed commands
+    ``00 20 00 80 06 <6 bytes>`` becomes ``00200080 06 <redacted>``. Malformed commands
     with a PIN INS lose everything after the header.
     """
     if len(raw) < 4:

@@ -140,7 +140,7 @@ def _card_show(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from jpkisim.vpcd import VpcdLink  # noqa: PLC0415 - only this command needs it
+    from jpkisim.vpcd import LinkEnd, VpcdLink  # noqa: PLC0415 - only this command needs it
 
     state = CardState.load(args.state)
     card = SimulatedCard(state, args.state, apdu_log=args.apdu_log)
@@ -152,7 +152,10 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(f"card {args.state} -> vpcd {args.vpcd_host}:{args.vpcd_port}", flush=True)
-    VpcdLink(card, args.vpcd_host, args.vpcd_port).run(stop)
+    link = VpcdLink(card, args.vpcd_host, args.vpcd_port)
+    while link.run(stop) is LinkEnd.PEER_CLOSED:  # pcscd restarted: wait for it again
+        if stop.wait(0.2):
+            break
     return 0
 
 

@@ -17,7 +17,7 @@ from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 # Personal-data otherName types of the real JPKI signing certificate.
 JPKI_OTHERNAME_ARC = "1.2.392.200149.8.5.5"
@@ -191,11 +191,11 @@ def build_card_sign_cert(
             x509.AuthorityInformationAccess(
                 [
                     x509.AccessDescription(
-                        x509.AuthorityInformationAccessOID.OCSP,
+                        AuthorityInformationAccessOID.OCSP,
                         x509.UniformResourceIdentifier(f"{base_url}/ocsp"),
                     ),
                     x509.AccessDescription(
-                        x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                        AuthorityInformationAccessOID.CA_ISSUERS,
                         x509.UniformResourceIdentifier(f"{base_url}/certs/sign-root.crt"),
                     ),
                 ]
@@ -241,7 +241,7 @@ def build_card_auth_cert(
             x509.AuthorityInformationAccess(
                 [
                     x509.AccessDescription(
-                        x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                        AuthorityInformationAccessOID.CA_ISSUERS,
                         x509.UniformResourceIdentifier(f"{base_url}/certs/auth-root.crt"),
                     )
                 ]

@@ -1,0 +1,242 @@
+"""HTTP services of the test PKI on loopback: OCSP, CRL, CA certificates, RFC 3161 TSA.
+
+    POST /ocsp                  application/ocsp-request   -> application/ocsp-response
+    GET  /ocsp/<base64 request>                            -> application/ocsp-response
+    GET  /crl/sign.crl                                     -> application/pkix-crl
+    GET  /certs/{sign,auth,tsa}-root.crt                   -> application/pkix-cert (DER)
+    POST /tsa                   application/timestamp-query -> application/timestamp-reply
+
+Revocation state is read from the PKI directory on every request, so a `revoke` made by
+another process is answered at once. One log line per request (no keys, no bodies).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+
+from jpkisim.pki import PkiError, TestPki
+from jpkisim.pki_files import ROOT_STEMS, SIGN_ROOT
+from jpkisim.pki_ocsp import answer_ocsp
+from jpkisim.pki_tsa import answer_timestamp
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+_ROOT_CERTS = {f"/certs/{stem}.crt": stem for stem in ROOT_STEMS}
+
+
+class _PkiHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], pki_dir: Path) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.pki_dir = pki_dir
+        self._pki = TestPki.load(pki_dir)
+        self._pki_stamp = self._stamp()
+        self._pki_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def _stamp(self) -> tuple[int, ...]:
+        names = (f"{SIGN_ROOT}.crt", "ocsp.crt", "tsa.crt", "tsa.key", "ocsp.key")
+        try:
+            return tuple((self.pki_dir / name).stat().st_mtime_ns for name in names)
+        except OSError:
+            return ()  # gone: reloading will say what is missing
+
+    def pki(self) -> TestPki:
+        """The PKI, reloaded if someone re-initialised the directory since we last looked."""
+        with self._pki_lock:
+            if self._stamp() != self._pki_stamp:
+                self._pki = TestPki.load(self.pki_dir)
+                self._pki_stamp = self._stamp()
+            return self._pki
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _PkiHttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = "jpkisim-pki/1"
+    _note = ""
+
+    def do_GET(self) -> None:
+        self._serve(self._get)
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is not None:
+            self._serve(lambda path: self._post(path, body))
+
+    def _get(self, path: str) -> None:
+        pki = self.server.pki()
+        if path == "/crl/sign.crl":
+            self._reply(HTTPStatus.OK, "application/pkix-crl", pki.crl_der())
+        elif path in _ROOT_CERTS:
+            self._reply(HTTPStatus.OK, "application/pkix-cert", pki.root_der(_ROOT_CERTS[path]))
+        elif path.startswith("/ocsp/"):
+            self._ocsp(pki, _decode_get_request(path.removeprefix("/ocsp/")))
+        elif path in ("/ocsp", "/tsa"):
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST")
+        else:
+            self._error(HTTPStatus.NOT_FOUND, "no such resource")
+
+    def _post(self, path: str, body: bytes) -> None:
+        if path in ("/ocsp", "/ocsp/"):
+            self._ocsp(self.server.pki(), body)
+        elif path == "/tsa":
+            answer = answer_timestamp(self.server.pki(), body)
+            self._note = answer.outcome
+            self._reply(answer.http_status, "application/timestamp-reply", answer.body)
+        else:
+            self._error(HTTPStatus.NOT_FOUND, "no such resource")
+
+    def _serve(self, route: Callable[[str], None]) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        try:
+            route(path)
+        except PkiError as exc:
+            log.error("test PKI unusable: %s", exc)
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "test PKI unusable")
+        except Exception:
+            log.exception("%s %s failed", self.command, path)
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+    def _ocsp(self, pki: TestPki, request_der: bytes) -> None:
+        answer = answer_ocsp(pki, request_der)
+        self._note = answer.outcome
+        self._reply(answer.http_status, "application/ocsp-response", answer.body)
+
+    def _read_body(self) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            self._error(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+            return None
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
+            return None
+        return self.rfile.read(length)
+
+    def _reply(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: HTTPStatus, text: str) -> None:
+        self._note = text
+        self._reply(status, "text/plain; charset=utf-8", f"{status.value} {text}\n".encode())
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path if len(self.path) <= 80 else self.path[:77] + "..."
+        log.info("%s %s %s %s %s", self.client_address[0], self.command, path, code, self._note)
+        self._note = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s " + format, self.client_address[0], *args)
+
+
+def _decode_get_request(encoded: str) -> bytes:
+    """The DER request of `GET /ocsp/<url-encoded base64>` (RFC 6960 A.1); b"" if unreadable."""
+    text = urllib.parse.unquote(encoded)
+    try:
+        return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+class PkiServer:
+    """The services in a background thread: `with PkiServer(dir) as server: server.url`."""
+
+    def __init__(self, pki_dir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.pki_dir = Path(pki_dir)
+        self.host = host
+        self.port = port
+        self._httpd: _PkiHttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> PkiServer:
+        """Bind (port 0: any free port) and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("PkiServer already started")
+        httpd = _PkiHttpServer((self.host, self.port), self.pki_dir)
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.1,), name="jpkisim-pki-server", daemon=True
+        )
+        self._thread.start()
+        _announce(httpd, self.url)
+        return self
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running services, e.g. `http://127.0.0.1:41234`."""
+        if self._httpd is None:
+            raise RuntimeError("PkiServer not started")
+        return _url(self._httpd)
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (waits for the serving thread)."""
+        httpd, thread = self._httpd, self._thread
+        self._httpd = self._thread = None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> PkiServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever(pki_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Serve in the foreground until interrupted; port None: the port of the PKI's base URL."""
+    if port is None:
+        port = urllib.parse.urlsplit(TestPki.load(Path(pki_dir)).base_url).port or 80
+    httpd = _PkiHttpServer((host, port), Path(pki_dir))
+    _announce(httpd, _url(httpd))
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        log.info("test PKI services stopping")
+    finally:
+        httpd.server_close()
+
+
+def _url(httpd: _PkiHttpServer) -> str:
+    host, port = httpd.server_address[:2]
+    host = str(host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _announce(httpd: _PkiHttpServer, url: str) -> None:
+    log.info("test PKI %s served on %s", httpd.pki_dir, url)
+    base_url = httpd.pki().base_url
+    if base_url != url:
+        log.warning(
+            "card certificates point at %s, not at %s: call set_base_url or serve on that port",
+            base_url,
+            url,
+        )
