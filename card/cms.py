@@ -258,19 +258,27 @@ def _check_envelope(signed_data: Any) -> None:
         raise CmsCheckError(
             CmsCheckCode.ENCAPSULATED_CONTENT, "the content must be id-data and detached"
         )
-    if [alg["algorithm"].native for alg in signed_data["digest_algorithms"]] != ["sha256"]:
+    if [_algorithm_name(alg) for alg in signed_data["digest_algorithms"]] != ["sha256"]:
         raise CmsCheckError(CmsCheckCode.DIGEST_ALGORITHM, "the digest algorithms are not {sha256}")
     if len(signed_data["signer_infos"]) != 1:
         count = len(signed_data["signer_infos"])
         raise CmsCheckError(CmsCheckCode.SIGNER_COUNT, f"expected one signer, found {count}")
 
 
+def _algorithm_name(identifier: Any) -> str | None:
+    """The algorithm's name, or None when it has parameters other than absent or NULL."""
+    if identifier["parameters"].native is not None:
+        return None
+    name: str = identifier["algorithm"].native
+    return name
+
+
 def _check_algorithms(signer_info: Any) -> None:
     if signer_info["version"].native != "v1":
         raise CmsCheckError(CmsCheckCode.VERSION, "the SignerInfo version is not 1")
-    if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
+    if _algorithm_name(signer_info["digest_algorithm"]) != "sha256":
         raise CmsCheckError(CmsCheckCode.DIGEST_ALGORITHM, "the signer's digest is not SHA-256")
-    signature_algorithm = signer_info["signature_algorithm"]["algorithm"].native
+    signature_algorithm = _algorithm_name(signer_info["signature_algorithm"])
     if signature_algorithm not in _RSA_SIGNATURE_ALGORITHMS:
         raise CmsCheckError(
             CmsCheckCode.SIGNATURE_ALGORITHM,

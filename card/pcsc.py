@@ -168,6 +168,7 @@ class PcscConnection(ConnectionBase):
         self._context_manager = _Context()
         self._context = self._context_manager.__enter__()
         self._card: Any = None
+        self._card_lost = False
         try:
             self.reader = choose_reader(_list(self._context), reader)
             if wait > 0:
@@ -194,14 +195,20 @@ class PcscConnection(ConnectionBase):
         if self._card is None:
             raise CardRemovedError("the connection to the card is closed")
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(raw))
-        _ok(hresult, "sending a command to the card")
-        if len(response) < 2:  # some drivers report a lost card as an empty answer
-            raise CardRemovedError("the card stopped responding (it may have been moved away)")
+        try:
+            _ok(hresult, "sending a command to the card")
+            if len(response) < 2:  # some drivers report a lost card as an empty answer
+                raise CardRemovedError("the card stopped responding (it may have been moved away)")
+        except CardRemovedError:
+            self._card_lost = True
+            raise
         return bytes(response)
 
     def close(self) -> None:
         if self._card is not None:
-            scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)
+            # reset so the verified password does not outlive us; a lost card is left alone
+            disposition = scard.SCARD_LEAVE_CARD if self._card_lost else scard.SCARD_RESET_CARD
+            scard.SCardDisconnect(self._card, disposition)
             self._card = None
         if self._context is not None:
             self._context_manager.__exit__(None, None, None)

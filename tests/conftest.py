@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from card.errors import NoCardError
 from card.pcsc import wait_for_card, wait_for_card_removal
 from jpkisim.pcscd import READER_0, PrivatePcscd
 from jpkisim.pki import IssuedCard, TestPki
@@ -102,7 +103,15 @@ class SimulatedReader:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_for_card(self.reader, timeout)
+        try:
+            wait_for_card(self.reader, timeout)
+        except NoCardError as exc:
+            self.process.terminate()
+            out = self.process.communicate()[0].decode(errors="replace")
+            self.process = None
+            pcscd_log = self.pcscd.log_path.read_text(errors="replace")[-1500:]
+            said = f"{exc}\njpki-sim serve said:\n{out}\npcscd:\n{pcscd_log}"
+            raise AssertionError(said) from exc
 
     def remove(self, timeout: float = 15.0) -> None:
         """Stop `jpki-sim serve`: the card leaves the reader."""
