@@ -37,12 +37,15 @@ class ApduExchange:
 
 
 def write_log_line(target: TextIO | Path, exchange: ApduExchange) -> None:
-    """Append ``<ISO time> <command, PIN data redacted> -> <SW or removed>`` to the log.
+    """Append ``<time> <command, PIN data redacted> -> <SW> (command N B, response M B)``.
+
+    The sizes let benchmarks count the bytes a driver exchanged with the card.
 
     A Path is opened for each line (append, created 0600), so the log can be rotated.
     """
     stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-    line = f"{stamp} {exchange}\n"
+    received = 0 if exchange.response is None else len(exchange.response)
+    line = f"{stamp} {exchange} (command {len(exchange.command)} B, response {received} B)\n"
     if isinstance(target, Path):
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as log:

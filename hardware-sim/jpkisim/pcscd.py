@@ -8,6 +8,7 @@ stopped on exit. Readers: "Virtual PCD 00 00" on `port`, "Virtual PCD 00 01" on 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 PID_FILE = Path("/run/pcscd/pcscd.pid")
@@ -26,6 +27,7 @@ MARKER = "mynasign-pcscd"
 READER_0 = "Virtual PCD 00 00"
 READER_1 = "Virtual PCD 00 01"
 DEFAULT_VPCD_PORT = 0x8C7B
+LOCK_FILE = Path(tempfile.gettempdir()) / f"{MARKER}.lock"
 
 
 class PcscdError(RuntimeError):
@@ -61,7 +63,11 @@ def running_pcscd() -> tuple[int, str] | None:
 class PrivatePcscd:
     """pcscd in the foreground with only the vpcd driver; a context manager."""
 
-    def __init__(self, port: int | None = None, *, log_apdus: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, *, log_apdus: bool = False, lock_timeout: float = 1800.0
+    ) -> None:
+        self._lock_timeout = lock_timeout
+        self._lock_file: IO[bytes] | None = None
         self.port = port if port is not None else _free_port_pair()
         self._log_apdus = log_apdus
         self._dir = Path(tempfile.mkdtemp(prefix=f"{MARKER}-"))
@@ -73,14 +79,16 @@ class PrivatePcscd:
         executable = shutil.which("pcscd") or "/usr/sbin/pcscd"
         if not Path(executable).exists() or not VPCD_DRIVER.exists():
             raise PcscdError("pcscd and vsmartcard-vpcd are not installed (run `make test`)")
+        self._take_lock()
         other = running_pcscd()
         if other is not None:
             pid, cmdline = other
             if MARKER not in cmdline:
+                self._release_lock()
                 raise PcscdError(
                     f"another pcscd is running (pid {pid}: {cmdline.strip()}); stop it first"
                 )
-            os.kill(pid, signal.SIGTERM)  # a leftover of ours from an interrupted run
+            os.kill(pid, signal.SIGTERM)  # ours, from a run that died: we hold the lock now
             self._wait_gone(pid, timeout)
         conf = self._dir / "reader.conf.d"
         conf.mkdir()
@@ -121,6 +129,25 @@ class PrivatePcscd:
                 raise PcscdError("pcscd started but clients cannot reach it")
             time.sleep(0.01)
 
+    def _take_lock(self) -> None:
+        """Wait for other runs on this machine that have a private pcscd to finish."""
+        self._lock_file = LOCK_FILE.open("ab")
+        deadline = time.monotonic() + self._lock_timeout
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._release_lock()
+                    raise PcscdError("another test run kept the private pcscd too long") from None
+                time.sleep(0.1)
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the lock
+            self._lock_file = None
+
     def _copy_log(self) -> None:
         """Copy pcscd's output to the log file; tell `start` when it says 'daemon ready'."""
         process = self._process
@@ -156,6 +183,7 @@ class PrivatePcscd:
             self._process = None
         with contextlib.suppress(OSError):
             shutil.rmtree(self._dir)
+        self._release_lock()
 
     def __enter__(self) -> Self:
         self.start()

@@ -707,11 +707,11 @@ def test_apdu_log_to_stream_redacts_verify(state_path: Path) -> None:
     assert len(lines) == 8
     stamp, command = lines[0].split(" ", 1)
     assert datetime.datetime.fromisoformat(stamp).tzinfo is not None
-    assert command == "00A4040C 0A D392F000260100000001 -> 9000"
-    assert lines[2].endswith(" 00200080 06 <redacted> -> 63C4")
-    assert lines[3].endswith(" 00200080 06 <redacted> -> 9000")
-    assert lines[6].endswith(" 00200080 04 <redacted> -> 9000")
-    assert lines[7].endswith(" 00200080 06 <redacted> -> removed")
+    assert command == "00A4040C 0A D392F000260100000001 -> 9000 (command 15 B, response 2 B)"
+    assert lines[2].endswith(" 00200080 06 <redacted> -> 63C4 (command 11 B, response 2 B)")
+    assert lines[3].endswith(" 00200080 06 <redacted> -> 9000 (command 11 B, response 2 B)")
+    assert lines[6].endswith(" 00200080 04 <redacted> -> 9000 (command 9 B, response 2 B)")
+    assert lines[7].endswith(" 00200080 06 <redacted> -> removed (command 11 B, response 0 B)")
     for form in _secret_forms():
         assert form not in log.getvalue()
 
