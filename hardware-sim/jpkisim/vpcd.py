@@ -49,6 +49,14 @@ def frame(payload: bytes) -> bytes:
     return len(payload).to_bytes(2, "big") + payload
 
 
+def _quick_ack(sock: socket.socket) -> None:
+    """Acknowledge at once: vpcd writes a length and a body in two sends, and with Nagle on
+    its side and delayed ACKs on ours every APDU would wait some 40 ms for the body."""
+    quick_ack = getattr(socket, "TCP_QUICKACK", None)
+    if quick_ack is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, quick_ack, 1)
+
+
 class VpcdLink:
     """Serves one SimulatedCard to vpcd: connects, answers, reconnects after reinsertion."""
 
@@ -134,6 +142,7 @@ class VpcdLink:
             if self.card.removed or self.card.insertions != insertion:
                 raise _CardGoneError
             try:
+                _quick_ack(sock)
                 chunk = sock.recv(65536)
             except TimeoutError:
                 continue

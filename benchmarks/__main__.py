@@ -1,0 +1,18 @@
+"""Run every benchmark and print its figures (`make bench`)."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import card_signature
+
+
+def main() -> int:
+    for benchmark in (card_signature,):
+        for line in benchmark.run():
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
