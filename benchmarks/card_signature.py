@@ -11,10 +11,11 @@ from pathlib import Path
 
 from smartcard import scard
 
-from benchmarks.rig import PASSWORD, Rig, card_on_reader
+from benchmarks.rig import PASSWORD, card_on_reader
 from card.jpki import JpkiSession
 from card.pcsc import PcscConnection
 from card.token import sha256_digest_info
+from jpkisim.served import ServedCard
 
 OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 ROUNDS = 40
@@ -50,12 +51,12 @@ def raw_transmits(connection: PcscConnection, commands: list[bytes]) -> None:
             raise RuntimeError(scard.SCardGetErrorMessage(hresult))
 
 
-def opensc_signature(rig: Rig, digest: bytes) -> tuple[int, int, int, int]:
+def opensc_signature(rig: ServedCard, digest: bytes) -> tuple[int, int, int, int]:
     """pkcs11-tool --login --sign on the same card: APDUs, bytes, VERIFYs, certificate reads."""
     with tempfile.TemporaryDirectory() as work:
         digest_info = Path(work) / "digest-info"
         digest_info.write_bytes(sha256_digest_info(digest))
-        mark = rig.log_mark()
+        mark = len(rig.apdu_lines())
         subprocess.run(
             ["pkcs11-tool", "--module", OPENSC_PKCS11, "--token-label",
              "JPKI (Digital Signature PIN)", "--login", "--pin", PASSWORD, "--sign",
@@ -77,7 +78,7 @@ def run() -> list[str]:
     digest = hashlib.sha256(b"benchmark").digest()
     report: list[str] = []
     with card_on_reader() as rig:
-        mark = rig.log_mark()
+        mark = len(rig.apdu_lines())
         with RecordingConnection(rig.reader) as connection:
             driver_signature(connection, digest)
             commands = list(connection.commands)

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from card.errors import NoCardError
-from card.pcsc import wait_for_card, wait_for_card_removal
-from jpkisim.pcscd import READER_0, PrivatePcscd
+from jpkisim.pcscd import PrivatePcscd
 from jpkisim.pki import IssuedCard, TestPki
+from jpkisim.served import ServedCard
 from jpkisim.state import CardState
 
 SIGNING_PASSWORD = "TEST1234"
@@ -56,7 +51,7 @@ def make_card_state(issued_card: IssuedCard, tmp_path: Path) -> Callable[..., Pa
     """Write a fresh card (full tries) with the given knobs to a state file; its path."""
     counter = iter(range(1000))
 
-    def make(**knobs: object) -> Path:
+    def make(**knobs: Any) -> Path:
         path = tmp_path / f"card-{next(counter)}.json"
         CardState.from_issued(
             issued_card, signing_password=SIGNING_PASSWORD, auth_pin=AUTH_PIN, **knobs
@@ -81,50 +76,8 @@ def pcscd() -> Iterator[PrivatePcscd]:
         yield daemon
 
 
-@dataclass
-class SimulatedReader:
-    """`jpki-sim serve` putting a card state on the virtual reader."""
-
-    pcscd: PrivatePcscd
-    state: Path
-    apdu_log: Path
-    reader: str = READER_0
-    process: subprocess.Popen[bytes] | None = None
-    output: list[str] = field(default_factory=list)
-
-    def insert(self, timeout: float = 15.0) -> None:
-        """Start `jpki-sim serve` and wait until PC/SC sees the card."""
-        jpki_sim = shutil.which("jpki-sim", path=str(Path(sys.executable).parent)) or "jpki-sim"
-        self.process = subprocess.Popen(
-            [
-                jpki_sim, "serve", "--state", str(self.state), "--vpcd-port", str(self.pcscd.port),
-                "--apdu-log", str(self.apdu_log),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            wait_for_card(self.reader, timeout)
-        except NoCardError as exc:
-            self.process.terminate()
-            out = self.process.communicate()[0].decode(errors="replace")
-            self.process = None
-            pcscd_log = self.pcscd.log_path.read_text(errors="replace")[-1500:]
-            said = f"{exc}\njpki-sim serve said:\n{out}\npcscd:\n{pcscd_log}"
-            raise AssertionError(said) from exc
-
-    def remove(self, timeout: float = 15.0) -> None:
-        """Stop `jpki-sim serve`: the card leaves the reader."""
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=timeout)
-        self.output.append(out.decode(errors="replace"))
-        self.process = None
-        wait_for_card_removal(self.reader, timeout)
-
-    def apdu_lines(self) -> list[str]:
-        return self.apdu_log.read_text().splitlines() if self.apdu_log.exists() else []
+SimulatedReader = ServedCard
+"""The simulated card on a virtual reader (`jpki-sim serve` in a child process)."""
 
 
 @pytest.fixture
