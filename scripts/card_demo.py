@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from card.certificate import JpkiCertificate
-from card.cms import build_signed_data, verify_signed_data
+from card.cms import build_signed_data
+from card.cms_check import verify_signed_data
 from card.connection import CallableConnection, CardConnection
 from card.jpki import JpkiCardToken, JpkiSession
 from card.pcsc import PcscConnection

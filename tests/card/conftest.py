@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -18,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 from cryptography.x509.oid import NameOID
 
+from card.trust import jpki_signing_roots
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
 
-TRUST_ANCHOR_DIR = Path("/work/shared/jpki-trust-anchors")
 PERSONAL_DATA = "1.2.392.200149.8.5.5"
 JPKI_ROOT_NAME = x509.Name(
     [
@@ -267,8 +266,8 @@ def certificate_factory(test_root: TestCa, signer_key: rsa.RSAPrivateKey) -> Cal
 
 @pytest.fixture(scope="session")
 def real_jpki_anchors() -> dict[str, bytes]:
-    """The production JPKI signing roots, PEM, by file stem (read here only, never shipped)."""
-    return {path.stem: path.read_bytes() for path in sorted(TRUST_ANCHOR_DIR.glob("*.pem"))}
+    """The production JPKI signing roots shipped in `card.trust`, DER, by generation name."""
+    return jpki_signing_roots()
 
 
 SIM_IDENTITY = CardIdentity(

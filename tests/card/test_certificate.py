@@ -9,7 +9,6 @@ from collections.abc import Callable
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -240,8 +239,8 @@ def test_an_unknown_certificate_version_is_a_parse_error(card_certificate: bytes
 
 def test_real_jpki_roots_are_there(real_jpki_anchors: dict[str, bytes]) -> None:
     assert sorted(real_jpki_anchors) == ["jpki-sign-ca-01", "jpki-sign-ca-02", "jpki-sign-ca-03"]
-    for pem in real_jpki_anchors.values():
-        assert x509.load_pem_x509_certificate(pem).subject == JPKI_ROOT_NAME
+    for der in real_jpki_anchors.values():
+        assert x509.load_der_x509_certificate(der).subject == JPKI_ROOT_NAME
 
 
 @pytest.fixture(scope="session")
@@ -288,8 +287,7 @@ def test_each_real_root_is_issued_by_its_own_generation_only(
     real_jpki_anchors: dict[str, bytes],
 ) -> None:
     # A self-signed root's signature verifies with its own key and with no other root's.
-    for name, pem in real_jpki_anchors.items():
-        root_der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    for name, root_der in real_jpki_anchors.items():
         assert JpkiCertificate.from_der(root_der).root_generation(real_jpki_anchors) == name
 
 

@@ -20,14 +20,8 @@ from hypothesis import strategies as st
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
-from card.cms import (
-    CmsCheckCode,
-    CmsCheckError,
-    SignatureCheckError,
-    build_signed_data,
-    signed_attributes_der,
-    verify_signed_data,
-)
+from card.cms import SignatureCheckError, build_signed_data, signed_attributes_der
+from card.cms_check import CmsCheckCode, CmsCheckError, verify_signed_data
 from card.errors import CardError, UnexpectedCardResponseError
 from card.token import SHA256_DIGEST_INFO_PREFIX, SigningToken
 from jpkisim.pki import IssuedCard
