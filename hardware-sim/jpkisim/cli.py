@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import signal
 import sys
 import threading
@@ -20,7 +21,6 @@ SEX_ALIASES = {
     "3": "3", "other": "3", "unknown": "3", "x": "3",
 }  # fmt: skip
 DEFAULT_VPCD_PORT = 0x8C7B
-DEFAULT_PKI_PORT = 8780
 
 
 def _sex(value: str) -> str:
@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_pki = pki.add_parser("serve", help="serve OCSP, CRL and RFC 3161 timestamps")
     serve_pki.add_argument("dir", type=Path)
     serve_pki.add_argument("--host", default="127.0.0.1")
-    serve_pki.add_argument("--port", type=int, default=DEFAULT_PKI_PORT)
+    serve_pki.add_argument(
+        "--port", type=int, default=None, help="default: the port of the PKI's base URL (8780)"
+    )
 
     card = commands.add_parser("card", help="simulated cards").add_subparsers(
         dest="card_command", required=True
@@ -170,6 +172,7 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="jpki-sim: %(message)s")
     sub = str(getattr(args, "pki_command", None) or getattr(args, "card_command", ""))
     handler = _serve if args.command == "serve" else HANDLERS[(args.command, sub)]
     try:
