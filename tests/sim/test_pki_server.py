@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
@@ -34,6 +35,7 @@ from pyhanko.sign.validation.generic_cms import (
 )
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import RevokedError
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
     RevocationCheckingPolicy,
@@ -393,12 +395,21 @@ def _validate_card(pki: TestPki, card: IssuedCard, rule: RevocationCheckingRule)
             ee_certificate_rule=rule, intermediate_ca_cert_rule=RevocationCheckingRule.NO_CHECK
         )
     )
-    context = ValidationContext(trust_roots=[root], allow_fetching=True, revinfo_policy=policy)
-    validator = CertificateValidator(
-        asn1_x509.Certificate.load(card.sign_cert_der), validation_context=context
-    )
-    usage = validator.async_validate_usage({"non_repudiation"})  # type: ignore[no-untyped-call]
-    return asyncio.run(usage)
+
+    async def validate() -> Any:
+        async with aiohttp.ClientSession() as session:  # closed here, not left to the GC
+            context = ValidationContext(
+                trust_roots=[root],
+                allow_fetching=True,
+                revinfo_policy=policy,
+                fetcher_backend=AIOHttpFetcherBackend(session),
+            )
+            validator = CertificateValidator(
+                asn1_x509.Certificate.load(card.sign_cert_der), validation_context=context
+            )
+            return await validator.async_validate_usage({"non_repudiation"})  # type: ignore[no-untyped-call]
+
+    return asyncio.run(validate())
 
 
 @pytest.mark.parametrize(
