@@ -123,35 +123,32 @@ def wait_for_card(reader: str | None = None, timeout: float = 30.0) -> str:
 def wait_for_card_removal(reader: str, timeout: float = 30.0) -> None:
     """Wait until the reader has no card; `ConnectionFailedError` if it stays past `timeout`."""
     with _Context() as context:
-        deadline = time.monotonic() + timeout
-        state = scard.SCARD_STATE_UNAWARE
-        while True:
-            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            hresult, states = scard.SCardGetStatusChange(context, remaining_ms, [(reader, state)])
-            if hresult == scard.SCARD_E_TIMEOUT:
-                raise ConnectionFailedError(f"the card stayed on {reader} for {timeout:g} s")
-            _ok(hresult, "waiting for the card to be removed")
-            _, state, _ = states[0]
-            if state & scard.SCARD_STATE_EMPTY:
-                return
-            state &= ~scard.SCARD_STATE_CHANGED
+        _wait_for_state(context, reader, present=False, timeout=timeout)
 
 
 def _wait_for_card(context: Any, reader: str, timeout: float) -> None:
+    _wait_for_state(context, reader, present=True, timeout=timeout)
+
+
+def _wait_for_state(context: Any, reader: str, *, present: bool, timeout: float) -> None:
+    """Block on PC/SC state changes until a usable card is on (or no card is on) the reader."""
     deadline = time.monotonic() + timeout
     state = scard.SCARD_STATE_UNAWARE
     while True:
         remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
         hresult, states = scard.SCardGetStatusChange(context, remaining_ms, [(reader, state)])
-        if hresult == scard.SCARD_E_TIMEOUT:
-            raise NoCardError(f"no card was presented on {reader} within {timeout:g} s")
-        _ok(hresult, "waiting for a card")
-        _, state, _ = states[0]
-        if state & scard.SCARD_STATE_PRESENT and not state & scard.SCARD_STATE_MUTE:
-            return
-        if time.monotonic() >= deadline:
-            raise NoCardError(f"no card was presented on {reader} within {timeout:g} s")
-        state &= ~scard.SCARD_STATE_CHANGED
+        if hresult != scard.SCARD_E_TIMEOUT:
+            _ok(hresult, "waiting for the reader")
+            _, state, _ = states[0]
+            if present and state & scard.SCARD_STATE_PRESENT and not state & scard.SCARD_STATE_MUTE:
+                return
+            if not present and state & scard.SCARD_STATE_EMPTY:
+                return
+            state &= ~scard.SCARD_STATE_CHANGED
+        if hresult == scard.SCARD_E_TIMEOUT or time.monotonic() >= deadline:
+            if present:
+                raise NoCardError(f"no card was presented on {reader} within {timeout:g} s")
+            raise ConnectionFailedError(f"the card stayed on {reader} for {timeout:g} s")
 
 
 class PcscConnection(ConnectionBase):
