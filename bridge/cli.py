@@ -1,0 +1,165 @@
+"""`jpki-bridge`: sign a QR session's document with a My Number Card; list readers; check a card.
+
+Messages are Japanese unless `--lang en`; exit codes are `bridge.errors.ExitCode` and
+are listed in `--help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from bridge.cards import CardProvider, PcscCardProvider, SimulatorCardProvider
+from bridge.core import BridgeSession, SessionOptions
+from bridge.diagnose import check_card, list_readers
+from bridge.errors import BridgeError, ExitCode
+from bridge.messages import LANGUAGES, Messages
+from bridge.pkcs11_card import Pkcs11CardProvider
+from bridge.protocol import Order, message_json_schema
+from bridge.terminal import TerminalInteraction
+from bridge.url import BridgeUrlError, bridge_target
+from card.certificate import CertificateParseError, JpkiCertificate
+
+
+def _language(argv: Sequence[str]) -> str:
+    """`--lang` looked up before parsing, so `--help` is already in that language."""
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return "ja"
+
+
+def build_parser(t: Messages) -> argparse.ArgumentParser:
+    """The command line, its help in the catalogue's language."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=LANGUAGES, default="ja", help=t("cli_lang"))
+    card = argparse.ArgumentParser(add_help=False)
+    source = card.add_mutually_exclusive_group()
+    source.add_argument("--reader", metavar="NAME", help=t("cli_reader"))
+    source.add_argument("--sim", metavar="STATE", type=Path, help=t("cli_sim"))
+    source.add_argument("--pkcs11", metavar="MODULE", help=t("cli_pkcs11"))
+    card.add_argument("--password-stdin", action="store_true", help=t("cli_password_stdin"))
+
+    parser = argparse.ArgumentParser(
+        prog="jpki-bridge",
+        description=t("cli_description"),
+        epilog=t("cli_exit_codes"),
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter
+    sign = commands.add_parser(
+        "sign",
+        parents=[common, card],
+        help=t("cli_sign"),
+        epilog=t("cli_exit_codes"),
+        formatter_class=raw,
+    )
+    sign.add_argument("url", metavar="URL", help=t("cli_url"))
+    sign.add_argument(
+        "--order",
+        choices=[order.value for order in Order],
+        default=Order.PASSWORD_FIRST.value,
+        help=t("cli_order"),
+    )
+    sign.add_argument("--allow-last-try", action="store_true", help=t("cli_allow_last_try"))
+    sign.add_argument("--insecure", action="store_true", help=t("cli_insecure"))
+    for name, parents in (("readers", [common]), ("check", [common, card])):
+        commands.add_parser(
+            name,
+            parents=parents,
+            help=t(f"cli_{name}"),
+            epilog=t("cli_exit_codes"),
+            formatter_class=raw,
+        )
+    commands.add_parser("schema", parents=[common], help=t("cli_schema"))
+    return parser
+
+
+def _provider(args: argparse.Namespace) -> tuple[CardProvider, str]:
+    if args.sim is not None:
+        return SimulatorCardProvider(args.sim, represent_after_removal=True), "sim"
+    if args.pkcs11 is not None:
+        return Pkcs11CardProvider(args.pkcs11), "pkcs11"
+    return PcscCardProvider(args.reader), "reader"
+
+
+def _sign(args: argparse.Namespace, t: Messages) -> ExitCode:
+    try:
+        target = bridge_target(args.url, insecure=args.insecure)
+    except BridgeUrlError as exc:
+        print(t(exc.reason, detail=str(exc)), file=sys.stderr)
+        return ExitCode.USAGE
+    provider, kind = _provider(args)
+    ui = TerminalInteraction(t, password_stdin=args.password_stdin, card_kind=kind)
+    options = SessionOptions(order=Order(args.order), allow_last_try=args.allow_last_try)
+    session = BridgeSession(target.websocket_url, provider, ui, options)
+    signed = asyncio.run(session.run())
+    print(t("signed"))
+    with contextlib.suppress(CertificateParseError):
+        name = JpkiCertificate.from_der(signed.certificate).name
+        if name:
+            print(t("signed_as", name=name))
+    return ExitCode.SIGNED
+
+
+def _check(args: argparse.Namespace, t: Messages) -> ExitCode:
+    provider, kind = _provider(args)
+    ui = TerminalInteraction(t, password_stdin=args.password_stdin, card_kind=kind)
+    return check_card(provider, ui, t, sys.stdout)
+
+
+@contextlib.contextmanager
+def _terminal_restored() -> Iterator[None]:
+    """Give the terminal back as found, even if a no-echo prompt was cut short."""
+    try:
+        import termios  # noqa: PLC0415 - POSIX only
+
+        saved = termios.tcgetattr(sys.stdin.fileno()) if sys.stdin.isatty() else None
+    except (ImportError, OSError, ValueError):
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            with contextlib.suppress(OSError):
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `jpki-bridge`; the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    t = Messages(_language(arguments))
+    parser = build_parser(t)
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    with _terminal_restored():
+        try:
+            if args.command == "schema":
+                print(json.dumps(message_json_schema(), indent=2, ensure_ascii=False))
+                return ExitCode.SIGNED
+            if args.command == "readers":
+                return list_readers(t, sys.stdout)
+            if args.command == "check":
+                return _check(args, t)
+            return _sign(args, t)
+        except BridgeError as exc:
+            print(t(exc.key, **exc.params), file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print(t("cli_interrupted"), file=sys.stderr)
+            return ExitCode.NOT_SIGNED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
