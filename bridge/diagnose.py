@@ -49,7 +49,7 @@ def _describe(t: Messages, reader: str, card_present: bool) -> str:
     if not card_present:
         return t("readers_empty", reader=reader)
     try:
-        with PcscConnection(reader, exclusive=False) as connection:
+        with PcscConnection(reader, exclusive=False, reset_on_close=False) as connection:
             token = JpkiSession(connection).read_token()
     except NotJpkiCardError:
         return t("readers_not_jpki", reader=reader)

@@ -156,12 +156,20 @@ class PcscConnection(ConnectionBase):
 
     Opened exclusively so no other program interleaves commands between a VERIFY and the
     signature, and closed with a card reset so the verified state does not outlive us.
+    A read-only look (`exclusive=False, reset_on_close=False`) leaves other programs'
+    sessions on the card undisturbed.
     """
 
     def __init__(
-        self, reader: str | None = None, *, wait: float = 0.0, exclusive: bool = True
+        self,
+        reader: str | None = None,
+        *,
+        wait: float = 0.0,
+        exclusive: bool = True,
+        reset_on_close: bool = True,
     ) -> None:
         super().__init__()
+        self._reset_on_close = reset_on_close
         self._context_manager = _Context()
         self._context = self._context_manager.__enter__()
         self._card: Any = None
@@ -204,7 +212,8 @@ class PcscConnection(ConnectionBase):
     def close(self) -> None:
         if self._card is not None:
             # reset so the verified password does not outlive us; a lost card is left alone
-            disposition = scard.SCARD_LEAVE_CARD if self._card_lost else scard.SCARD_RESET_CARD
+            reset = self._reset_on_close and not self._card_lost
+            disposition = scard.SCARD_RESET_CARD if reset else scard.SCARD_LEAVE_CARD
             scard.SCardDisconnect(self._card, disposition)
             self._card = None
         if self._context is not None:

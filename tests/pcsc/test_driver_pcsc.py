@@ -19,6 +19,7 @@ from card.errors import (
     NoCardError,
     NoReaderError,
     PasswordLockedError,
+    SecurityStatusError,
     WrongPasswordError,
 )
 from card.jpki import JpkiSession, TokenKind
@@ -174,3 +175,17 @@ def test_removal_mid_signature_then_represented(
 
 def test_apdu_log_level_is_below_debug() -> None:
     assert APDU_LOG_LEVEL < logging.DEBUG
+
+
+def test_verified_password_does_not_outlive_the_connection(sim_reader: SimulatedReader) -> None:
+    with PcscConnection(READER_0) as connection:
+        JpkiSession(connection).verify_signing_password(SIGNING_PASSWORD)
+    with PcscConnection(READER_0) as connection, pytest.raises(SecurityStatusError):
+        JpkiSession(connection).read_signing_certificate()
+
+
+def test_read_only_look_leaves_the_card_as_it_was(sim_reader: SimulatedReader) -> None:
+    with PcscConnection(READER_0, exclusive=False, reset_on_close=False) as connection:
+        JpkiSession(connection).verify_signing_password(SIGNING_PASSWORD)
+    with PcscConnection(READER_0) as connection:
+        assert JpkiSession(connection).read_signing_certificate()
