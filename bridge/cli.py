@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -159,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(t("cli_interrupted"), file=sys.stderr)
             return ExitCode.NOT_SIGNED
+        except BrokenPipeError:  # output piped into a reader that stopped (`| head`)
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+            return ExitCode.SIGNED if args.command == "schema" else ExitCode.USAGE
 
 
 if __name__ == "__main__":
