@@ -15,29 +15,11 @@ from pathlib import Path
 from bridge.cards import CardHandle
 from bridge.errors import UsageError
 from card.errors import NoCardError, PasswordLockedError, Pkcs11Error
-from card.pkcs11 import JPKI_SIGNING_TOKEN_LABEL, Pkcs11SigningToken
+from card.pkcs11 import Pkcs11SigningToken, signing_password_tries_left
 from card.token import SigningToken
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
-
-
-def _token_flags(module_path: str) -> int:
-    """The signing token's PKCS#11 flags; `NoCardError` when the token is not there.
-
-    TODO(card layer): this belongs in `card.pkcs11` (see the bridge's report).
-    """
-    import pkcs11  # noqa: PLC0415 - only the PKCS#11 path needs it
-
-    try:
-        library = pkcs11.lib(module_path)
-        flags = int(library.get_token(token_label=JPKI_SIGNING_TOKEN_LABEL).flags)
-    except pkcs11.exceptions.NoSuchToken:
-        raise NoCardError("the module sees no JPKI signing token") from None
-    except (RuntimeError, OSError, pkcs11.exceptions.PKCS11Error) as exc:
-        raise Pkcs11Error(f"the PKCS#11 module failed: {type(exc).__name__}") from None
-    del library  # unloaded before the signing token loads the module again
-    return flags
 
 
 class Pkcs11CardHandle:
@@ -50,18 +32,14 @@ class Pkcs11CardHandle:
         self._token: Pkcs11SigningToken | None = None
 
     def tries_left(self) -> int | None:
-        from pkcs11 import TokenFlag  # noqa: PLC0415
-
         try:
-            flags = _token_flags(self.module_path)
+            tries = signing_password_tries_left(self.module_path)
         except Pkcs11Error as exc:  # flags unknown: assume the last try
             log.debug("cannot read the PKCS#11 token flags: %s", exc)
             return 1
-        if flags & TokenFlag.USER_PIN_LOCKED:
+        if tries == 0:
             raise PasswordLockedError("the password is locked after too many wrong tries")
-        if flags & TokenFlag.USER_PIN_FINAL_TRY:
-            return 1
-        return None
+        return tries
 
     def login(self, password: str) -> SigningToken:
         self._token = Pkcs11SigningToken(self.module_path, password)
@@ -86,7 +64,7 @@ class Pkcs11CardProvider:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                _token_flags(self.module_path)
+                signing_password_tries_left(self.module_path)
                 return
             except NoCardError:
                 remaining = deadline - time.monotonic()

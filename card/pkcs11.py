@@ -21,6 +21,25 @@ JPKI_SIGNING_TOKEN_LABEL = "JPKI (Digital Signature PIN)"  # noqa: S105 - a labe
 JPKI_SIGNING_KEY_ID = b"\x02"
 
 
+def signing_password_tries_left(
+    module_path: str, token_label: str = JPKI_SIGNING_TOKEN_LABEL
+) -> int | None:
+    """What the token's flags say before login: 0 locked, 1 final try, None neither.
+
+    PKCS#11 gives no count, only these flags. `NoCardError` when the token is not there
+    (no card on the reader), `Pkcs11Error` when the module fails.
+    """
+    try:
+        flags = int(pkcs11.lib(module_path).get_token(token_label=token_label).flags)
+    except p11e.NoSuchToken:
+        raise NoCardError(f"no token {token_label!r}: is the card on the reader?") from None
+    except (RuntimeError, OSError, p11e.PKCS11Error) as exc:
+        raise Pkcs11Error(f"the PKCS#11 module failed: {type(exc).__name__}") from None
+    if flags & TokenFlag.USER_PIN_LOCKED:
+        return 0
+    return _tries_left_from_flags(flags)
+
+
 def _tries_left_from_flags(flags: int) -> int | None:
     if flags & TokenFlag.USER_PIN_FINAL_TRY:
         return 1

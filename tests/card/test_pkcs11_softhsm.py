@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from card.cms import build_signed_data
 from card.cms_check import verify_signed_data
 from card.errors import InvalidPasswordFormatError, NoCardError, Pkcs11Error, WrongPasswordError
-from card.pkcs11 import JPKI_SIGNING_TOKEN_LABEL, Pkcs11SigningToken
+from card.pkcs11 import JPKI_SIGNING_TOKEN_LABEL, Pkcs11SigningToken, signing_password_tries_left
 from card.token import sha256_digest_info
 from jpkisim.pki import IssuedCard
 
@@ -108,3 +108,9 @@ def test_missing_key_id(softhsm_token: str) -> None:
 def test_module_that_does_not_load(tmp_path: Path) -> None:
     with pytest.raises(Pkcs11Error, match="cannot load"):
         Pkcs11SigningToken(str(tmp_path / "missing.so"), PASSWORD)
+
+
+def test_password_status_before_login(softhsm_token: str) -> None:
+    assert signing_password_tries_left(SOFTHSM) is None  # neither locked nor on its final try
+    with pytest.raises(NoCardError):
+        signing_password_tries_left(SOFTHSM, "JPKI (nonexistent)")
