@@ -1,0 +1,1 @@
+"""Tests of the database layer, the audit chain and the encrypted file store."""

@@ -1,0 +1,1 @@
+"""The service's database: models (`models`), engines (`engine`), migrations (`migrate`)."""

@@ -1,0 +1,40 @@
+"""Every model of the service, imported from one place (the tables live in small modules)."""
+
+from __future__ import annotations
+
+from webapp.db.accounts import ApiToken, User, normalize_email
+from webapp.db.base import Base
+from webapp.db.documents import Document, DocumentRevision
+from webapp.db.enums import (
+    ActorKind,
+    CardSessionState,
+    DocumentStatus,
+    RecipientStatus,
+    RevisionKind,
+)
+from webapp.db.parties import CardSession, Recipient, RecipientSession
+from webapp.db.records import AuditEvent, AuditLogIsAppendOnlyError, OutgoingMail
+from webapp.db.types import new_document_id, new_id, utc_now
+
+__all__ = [
+    "ActorKind",
+    "ApiToken",
+    "AuditEvent",
+    "AuditLogIsAppendOnlyError",
+    "Base",
+    "CardSession",
+    "CardSessionState",
+    "Document",
+    "DocumentRevision",
+    "DocumentStatus",
+    "OutgoingMail",
+    "Recipient",
+    "RecipientSession",
+    "RecipientStatus",
+    "RevisionKind",
+    "User",
+    "new_document_id",
+    "new_id",
+    "normalize_email",
+    "utc_now",
+]

@@ -1,0 +1,132 @@
+"""Recipients of a document, their bearer sessions, and their My Number Card sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.db.base import (
+    BLOB_NAME_LENGTH,
+    EMAIL_LENGTH,
+    SHA256_HEX_LENGTH,
+    Base,
+    created_at_column,
+    enum_column,
+    id_column,
+)
+from webapp.db.enums import CardSessionState, RecipientStatus
+from webapp.db.types import ID_LENGTH, UtcDateTime
+
+if TYPE_CHECKING:
+    from webapp.db.documents import Document
+
+
+class Recipient(Base):
+    """A party asked to agree to a document, in signing order; no account."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (Index("ix_recipients_document_id_position", "document_id", "position"),)
+
+    id: Mapped[str] = id_column()
+    document_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("documents.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer())
+    """Signing order, from 1; a forwardee takes the position of the party who forwarded."""
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH))
+    access_code_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    """argon2id of the access code the sender set, if any."""
+    require_card: Mapped[bool] = mapped_column(Boolean(), default=False)
+    status: Mapped[RecipientStatus] = mapped_column(
+        enum_column(RecipientStatus, "recipient_status"), default=RecipientStatus.WAITING
+    )
+    link_token_hash: Mapped[str | None] = mapped_column(
+        String(SHA256_HEX_LENGTH), unique=True, default=None
+    )
+    """SHA-256 of the `/r/<token>` link token; set when the party is notified."""
+    link_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    agreed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    reject_reason: Mapped[str | None] = mapped_column(Text(), default=None)
+    forwarded_to_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("recipients.id", ondelete="SET NULL"), default=None
+    )
+    forwarded_from_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("recipients.id", ondelete="SET NULL"), default=None
+    )
+    failed_code_attempts: Mapped[int] = mapped_column(Integer(), default=0)
+    code_locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    card_signer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The name in the signing certificate of the card that signed, once it has."""
+
+    document: Mapped[Document] = relationship(back_populates="recipients")
+    sessions: Mapped[list[RecipientSession]] = relationship(
+        back_populates="recipient", cascade="all, delete-orphan", passive_deletes=True
+    )
+    card_sessions: Mapped[list[CardSession]] = relationship(
+        back_populates="recipient", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RecipientSession(Base):
+    """The bearer session a recipient gets from `open`; only the token's SHA-256 is kept."""
+
+    __tablename__ = "recipient_sessions"
+
+    id: Mapped[str] = id_column()
+    recipient_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("recipients.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH), unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    recipient: Mapped[Recipient] = relationship(back_populates="sessions")
+
+
+class CardSession(Base):
+    """A 10-minute My Number Card signing session (the QR code's `/b/<token>`).
+
+    Everything the bridge protocol needs to survive a server restart is here: the state,
+    the prepared revision (as a blob, its ByteRange digest and offsets, never pickled
+    objects), and the last event the watching page was told.
+    """
+
+    __tablename__ = "card_sessions"
+    __table_args__ = (Index("ix_card_sessions_state_expires_at", "state", "expires_at"),)
+
+    id: Mapped[str] = id_column()
+    recipient_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("recipients.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH), unique=True)
+    """SHA-256 of the QR URL's token."""
+    claim_key_hash: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH), default=None)
+    """SHA-256 of the key the claiming bridge reconnects with; set on the claim."""
+    state: Mapped[CardSessionState] = mapped_column(
+        enum_column(CardSessionState, "card_session_state"), default=CardSessionState.CREATED
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    base_revision: Mapped[int | None] = mapped_column(Integer(), default=None)
+    """`Document.current_revision` the prepared revision was made from."""
+    prepared_blob_name: Mapped[str | None] = mapped_column(String(BLOB_NAME_LENGTH), default=None)
+    prepared_digest: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH), default=None)
+    """SHA-256 (hex) over the prepared revision's ByteRange: the CMS must sign this."""
+    byte_range: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
+    """The ByteRange and the reserved region's offsets, as JSON."""
+    last_event: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
+    """The last status frame the watching page was sent (to replay after a reconnect)."""
+    tries_left: Mapped[int | None] = mapped_column(Integer(), default=None)
+    """Signing-password tries left on the card, as the bridge last reported."""
+    reject_reason: Mapped[str | None] = mapped_column(Text(), default=None)
+
+    recipient: Mapped[Recipient] = relationship(back_populates="card_sessions")
