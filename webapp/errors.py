@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from webapp.i18n import both, request_language, text
+from webapp.i18n import request_language, text
 
 
 class DomainError(Exception):
@@ -15,11 +15,25 @@ class DomainError(Exception):
 
     status_code = 400
 
-    def __init__(self, code: str, key: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        code: str,
+        key: str | None = None,
+        *,
+        messages: tuple[str, str] | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.key = key or code
         self.params = params
+        self.messages = messages
+        """Japanese and English text given by the caller instead of a text key."""
+
+    def text(self, language: str) -> str:
+        if self.messages is not None:
+            return self.messages[0] if language == "ja" else self.messages[1]
+        return text("ja" if language == "ja" else "en", self.key, **self.params)
 
 
 class NotFoundError(DomainError):
@@ -52,12 +66,13 @@ class UnavailableError(DomainError):
 
 def error_body(error: DomainError, request: Request) -> dict[str, Any]:
     """`{"error": {"code", "message" (ja / en), "message_ja", "message_en", ...}}`."""
+    japanese, english = error.text("ja"), error.text("en")
     return {
         "error": {
             "code": error.code,
-            "message": both(error.key, **error.params),
-            "message_ja": text("ja", error.key, **error.params),
-            "message_en": text("en", error.key, **error.params),
+            "message": f"{japanese} / {english}",
+            "message_ja": japanese,
+            "message_en": english,
             "language": request_language(request),
             **{k: v for k, v in error.params.items() if isinstance(v, int | str)},
         }

@@ -1,0 +1,79 @@
+"""Fixtures for the web service: a running app on embedded defaults, a sender, test PDFs."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pypdf import PdfWriter
+from sqlalchemy import select
+
+from webapp.app import create_app
+from webapp.db.models import OutgoingMail, User
+from webapp.services.accounts import create_api_token, sign_up
+from webapp.services.context import ServiceContext
+from webapp.settings import Settings, load_settings
+
+LINK = re.compile(r"/r/([A-Za-z0-9_-]{40,})")
+
+
+def make_pdf(pages: int = 1) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@dataclass
+class Service:
+    """The app under test, its context and a sender with an API token."""
+
+    client: TestClient
+    context: ServiceContext
+    sender: User
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def mails_to(self, address: str) -> list[OutgoingMail]:
+        with self.context.sessions() as db:
+            return list(
+                db.scalars(
+                    select(OutgoingMail)
+                    .where(OutgoingMail.to == address)
+                    .order_by(OutgoingMail.created_at)
+                )
+            )
+
+    def link_token(self, address: str) -> str:
+        """The token of the newest link mailed to `address`."""
+        mails = self.mails_to(address)
+        assert mails, f"no mail to {address}"
+        found = LINK.findall(mails[-1].body_text)
+        assert found, mails[-1].body_text
+        return str(found[-1])
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(environment="development", data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[Service]:
+    with TestClient(create_app(settings)) as client:
+        context: ServiceContext = client.app.state.context  # type: ignore[attr-defined]
+        with context.sessions() as db:
+            user = sign_up(db, "sender@example.jp", "kiri-sakura-7-tsuki", "送信 太郎")
+            issued = create_api_token(db, user, "tests")
+            db.commit()
+        yield Service(client, context, user, issued.token)

@@ -1,0 +1,1 @@
+"""Tests of the service's mail: rendering, SMTP delivery and the outbox."""

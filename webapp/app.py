@@ -1,0 +1,49 @@
+"""The FastAPI application: routers, error mapping, hardening, and the runtime's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from webapp.errors import install_error_handlers
+from webapp.http_security import SecurityHeadersMiddleware
+from webapp.routers import api_documents, api_recipients
+from webapp.runtime import Runtime, open_runtime
+from webapp.settings import Settings
+
+API_DESCRIPTION = """\
+mynasign: contracts sent, agreed and sealed (PAdES B-LTA), with My Number Card signatures.
+
+Senders call the document endpoints with `Authorization: Bearer <API token>`. Recipients
+open their link with `POST /api/v1/r/{token}/open` and send the returned session token as
+`Authorization: Bearer <session_token>`. Errors are `{"error": {"code", "message", ...}}`
+with the message in Japanese and English.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service for these settings; resources are opened when the app starts."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            app.state.runtime = runtime
+            app.state.context = runtime.context
+            yield
+
+    app = FastAPI(
+        title="mynasign", version="1", description=API_DESCRIPTION, lifespan=lifespan,
+        docs_url="/docs", redoc_url=None,
+    )  # fmt: skip
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
+    install_error_handlers(app)
+    app.include_router(api_documents.router)
+    app.include_router(api_recipients.router)
+    return app
+
+
+def runtime_of(app: FastAPI) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime

@@ -1,0 +1,109 @@
+"""The closing revision of a finished document: validation data for all, then a timestamp.
+
+One incremental update, appended in place to the already sealed file: a DSS holding the
+certificates, OCSP responses and CRLs of every signature and signature timestamp in the
+document (fetched now from the services the certificates name), and a document timestamp
+over all of it. With the seals' own signature timestamps this makes PAdES B-LTA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+import aiohttp
+from asn1crypto import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.signers import PdfTimeStamper
+from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.validation import EmbeddedPdfSignature
+from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import (
+    InsufficientRevinfoError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+    ValidationError,
+)
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+from pyhanko_certvalidator.path import ValidationPath
+
+from webapp.pdf.errors import SealingError, TimestampUnavailable, ValidationDataUnavailable
+
+DOCUMENT_TIMESTAMP_FIELD = "mynasign-archive-timestamp"
+FETCH_TIMEOUT_SECONDS = 10
+
+
+async def add_validation_data_and_document_timestamp(
+    document: BinaryIO,
+    timestamper: HTTPTimeStamper,
+    trust_roots: Sequence[x509.Certificate],
+    md_algorithm: str,
+) -> None:
+    """Append DSS + document timestamp to `document` (readable, writable, seekable) in place.
+
+    Revocation is checked as the certificates declare it ("hard-fail"): a certificate that
+    names an OCSP responder or CRL must have an answer, or `ValidationDataUnavailable`.
+    """
+    document.seek(0)
+    writer = IncrementalPdfFileWriter(document, strict=True)
+    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        context = ValidationContext(
+            trust_roots=list(trust_roots),
+            allow_fetching=True,
+            revocation_mode="hard-fail",
+            fetcher_backend=AIOHttpFetcherBackend(session),
+        )
+        paths: list[ValidationPath] = []
+        for signature in writer.prev.embedded_signatures:
+            paths.extend(await _paths_of(signature, context))
+        DocumentSecurityStore.supply_dss_in_writer(
+            writer, None, paths=paths, validation_context=context
+        )
+        stamper = PdfTimeStamper(timestamper, field_name=DOCUMENT_TIMESTAMP_FIELD)
+        try:
+            await stamper.async_timestamp_pdf(
+                writer,
+                md_algorithm,
+                validation_context=context,
+                dss_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+                in_place=True,
+            )
+        except TimestampRequestError as exc:
+            raise TimestampUnavailable(str(exc)) from exc
+        except ValidationError as exc:  # the TSA's own certificate
+            raise _certificate_problem(exc) from exc
+
+
+async def _paths_of(
+    signature: EmbeddedPdfSignature, context: ValidationContext
+) -> list[ValidationPath]:
+    """Validate the signer's (and its timestamps') certificates; the paths found."""
+    try:
+        paths: list[ValidationPath] = await collect_validation_info(signature, context)
+    except (ValidationError, PathBuildingError) as exc:
+        raise _certificate_problem(exc) from exc
+    return paths
+
+
+def _certificate_problem(exc: Exception) -> SealingError:
+    if isinstance(exc, RevokedError):
+        return SealingError(
+            "certificate_revoked",
+            "文書内の署名の証明書が失効しているため、締結処理を完了できません。",
+            "A certificate of a signature in the document has been revoked; "
+            "the document cannot be completed.",
+        )
+    if isinstance(exc, PathBuildingError) or (
+        isinstance(exc, PathValidationError) and not isinstance(exc, InsufficientRevinfoError)
+    ):
+        return SealingError(
+            "certificate_untrusted",
+            "文書内の署名の証明書を信頼できる認証局まで検証できないため、締結処理を完了できません。",
+            "A certificate of a signature in the document cannot be validated up to a "
+            "trusted root; the document cannot be completed.",
+        )
+    return ValidationDataUnavailable(str(exc))

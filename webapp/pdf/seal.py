@@ -1,0 +1,132 @@
+"""The platform seal: PAdES signatures with a signature timestamp (B-T), and the closing B-LTA.
+
+Every method writes the whole new file to `output`, an empty stream that can be read,
+written and seeked (a file opened "w+b", or a `BytesIO`): pyHanko hashes the signed byte
+ranges back from it, so nothing is held in memory twice. If a step fails, `output` is
+truncated back to empty and the caller still has `source` as it was: nothing is lost,
+and the step can be tried again.
+
+The pyHanko work (copying, hashing, parsing) runs in a worker thread with its own event
+loop, so a 20 MB document never stalls the web server's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from typing import Any, BinaryIO
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.timestamps import TimestampRequestError
+
+from webapp.pdf.errors import TimestampUnavailable
+from webapp.pdf.finalize import add_validation_data_and_document_timestamp
+from webapp.pdf.frozen_asn1 import KeepingTimeStamper
+
+DIGEST_ALGORITHM = "sha256"
+FINAL_SEAL_FIELD = "mynasign-completion"
+FINAL_SEAL_REASON = "締結完了 / Completed"
+
+
+class Sealer:
+    """Seals PDFs with the platform's key; timestamps come from the TSA at `timestamper_url`.
+
+    `trust_roots` (DER) are the roots every signature in a finished document chains to:
+    the seal's root, the TSA's root and the JPKI signing roots. They are used to build
+    the certificate paths whose validation data goes into the DSS.
+    """
+
+    def __init__(
+        self,
+        signer: Signer,
+        timestamper_url: str,
+        trust_roots: Sequence[bytes],
+        *,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self._signer = signer
+        self._timestamper = KeepingTimeStamper(timestamper_url, timeout=timeout_seconds)
+        self._trust_roots = [x509.Certificate.load(der) for der in trust_roots]
+
+    async def seal(
+        self,
+        source: BinaryIO,
+        output: BinaryIO,
+        *,
+        field_name: str,
+        reason: str,
+        location: str = "mynasign",
+    ) -> None:
+        """Append a platform seal (PAdES B-T) in a new signature field `field_name`.
+
+        Raises `TimestampUnavailable` when the TSA does not answer (output left empty).
+        """
+        _check_empty(output)
+        await _in_worker(_guarded(output, self._seal(source, output, field_name, reason, location)))
+
+    async def finalize(
+        self,
+        source: BinaryIO,
+        output: BinaryIO,
+        *,
+        field_name: str = FINAL_SEAL_FIELD,
+        reason: str = FINAL_SEAL_REASON,
+        location: str = "mynasign",
+    ) -> None:
+        """The closing step: final seal, DSS for every signature, document timestamp (B-LTA).
+
+        Raises `TimestampUnavailable` or `ValidationDataUnavailable` (output left empty).
+        """
+        _check_empty(output)
+        await _in_worker(
+            _guarded(output, self._finalize(source, output, field_name, reason, location))
+        )
+
+    async def _seal(
+        self, source: BinaryIO, output: BinaryIO, field_name: str, reason: str, location: str
+    ) -> None:
+        source.seek(0)
+        writer = IncrementalPdfFileWriter(source, strict=True)
+        metadata = PdfSignatureMetadata(
+            field_name=field_name,
+            reason=reason,
+            location=location,
+            md_algorithm=DIGEST_ALGORITHM,
+            subfilter=SigSeedSubFilter.PADES,
+        )
+        signer = PdfSigner(metadata, signer=self._signer, timestamper=self._timestamper)
+        try:
+            await signer.async_sign_pdf(writer, output=output)
+        except TimestampRequestError as exc:
+            raise TimestampUnavailable(str(exc)) from exc
+
+    async def _finalize(
+        self, source: BinaryIO, output: BinaryIO, field_name: str, reason: str, location: str
+    ) -> None:
+        await self._seal(source, output, field_name, reason, location)
+        await add_validation_data_and_document_timestamp(
+            output, self._timestamper, self._trust_roots, DIGEST_ALGORITHM
+        )
+
+
+def _check_empty(output: BinaryIO) -> None:
+    if output.seek(0, 2) != 0:
+        raise ValueError("the output stream must be empty")
+
+
+async def _guarded(output: BinaryIO, step: Coroutine[Any, Any, None]) -> None:
+    """Run `step`; if it fails, leave `output` empty again."""
+    try:
+        await step
+    except BaseException:
+        output.seek(0)
+        output.truncate()
+        raise
+
+
+async def _in_worker(step: Coroutine[Any, Any, None]) -> None:
+    """Run `step` to the end on a fresh event loop in a worker thread."""
+    await asyncio.to_thread(asyncio.run, step)

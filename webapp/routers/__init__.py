@@ -1,0 +1,1 @@
+"""HTTP routers, one per domain: the JSON API and the pages."""

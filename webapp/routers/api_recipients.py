@@ -1,0 +1,102 @@
+"""JSON API for recipients (no account): the steps the pages take, for a phone app too."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from webapp.db.models import ActorKind, Recipient
+from webapp.deps import BearerToken, Context, Db, client
+from webapp.routers.api_documents import document_view, pdf_response
+from webapp.security import token_hash
+from webapp.services import recipients as service
+from webapp.services import revisions
+from webapp.services.documents import Audit
+
+router = APIRouter(prefix="/api/v1/r", tags=["recipients"])
+
+
+class OpenIn(BaseModel):
+    accept_terms: bool
+    access_code: str | None = Field(default=None, max_length=64)
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ForwardIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    message: str | None = Field(default=None, max_length=2000)
+
+
+def who(request: Request, token: str) -> Audit:
+    """Recipient actions are recorded by the link's hash prefix (never the token itself)."""
+    ip, agent = client(request)
+    return Audit(ActorKind.RECIPIENT, f"link:{token_hash(token)[:16]}", ip, agent)
+
+
+RecipientWho = Annotated[Audit, Depends(who)]
+
+
+def party_view(recipient: Recipient) -> dict[str, Any]:
+    document = recipient.document
+    view = document_view(document)
+    view.pop("revision", None)
+    view["sender"] = document.owner.display_name
+    view["you"] = {
+        "name": recipient.name,
+        "status": recipient.status.value,
+        "require_mynumber_card": recipient.require_card,
+    }
+    return view
+
+
+@router.post("/{token}/open")
+def open_link(
+    token: str, body: OpenIn, context: Context, db: Db, actor: RecipientWho
+) -> dict[str, Any]:
+    opened = service.open_link(
+        context, db, token, accept_terms=body.accept_terms, access_code=body.access_code, who=actor
+    )
+    return {"session_token": opened.session_token, "document": party_view(opened.recipient)}
+
+
+@router.get("/{token}/pdf")
+def recipient_pdf(token: str, session: BearerToken, context: Context, db: Db) -> StreamingResponse:
+    recipient = service.recipient_for_session(context, db, token, session)
+    document = recipient.document
+    return pdf_response(context, document, revisions.current_revision(db, document).blob_name)
+
+
+@router.post("/{token}/agree")
+async def agree(
+    token: str, session: BearerToken, context: Context, actor: RecipientWho
+) -> dict[str, Any]:
+    recipient = await service.agree(context, token, session, actor)
+    with context.sessions() as db:  # reloaded: completion may have changed the document
+        return party_view(db.get_one(Recipient, recipient.id))
+
+
+@router.post("/{token}/reject")
+def reject(
+    token: str, body: RejectIn, session: BearerToken, context: Context, db: Db, actor: RecipientWho
+) -> dict[str, Any]:
+    recipient = service.recipient_for_session(context, db, token, session)
+    service.reject(context, db, recipient, body.reason, actor)
+    return party_view(recipient)
+
+
+@router.post("/{token}/forward")
+def forward(
+    token: str, body: ForwardIn, session: BearerToken, context: Context, db: Db, actor: RecipientWho
+) -> dict[str, Any]:
+    recipient = service.recipient_for_session(context, db, token, session)
+    service.forward(
+        context, db, recipient, name=body.name, email=body.email, message=body.message, who=actor
+    )
+    return {"forwarded_to": body.email}

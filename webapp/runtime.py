@@ -1,0 +1,160 @@
+"""Everything the service opens at start and closes at stop, from validated settings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Engine
+
+from webapp.db.engine import make_engine, make_session_factory, sqlite_url
+from webapp.db.migrate import current_revision, head_revision, upgrade
+from webapp.db.models import Document, OutgoingMail
+from webapp.files import EncryptedFileStore, KeyEncryptionKey
+from webapp.mail.outbox import AttachmentLoader, OutboxWorker
+from webapp.mail.smtp import SmtpConfig
+from webapp.pdf import Sealer, SealKey, create_development_seal, seal_signer_from_files
+from webapp.pdf.seal_keys import seal_signer_from_pkcs11
+from webapp.services.context import ServiceContext
+from webapp.settings import ConfigurationError, Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The opened service: its context, and what must be closed."""
+
+    context: ServiceContext
+    engine: Engine
+    seal_key: SealKey
+    outbox: OutboxWorker | None
+    dev_pki_url: str | None
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or sqlite_url(Path(settings.data_dir) / "mynasign.db")
+
+
+def _pem_der(path: Path) -> bytes:
+    return x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(Encoding.DER)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open database, files, seal key, TSA (the dev PKI's in development) and mail."""
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    url = database_url(settings)
+    if settings.is_production:
+        if current_revision(url) != head_revision():
+            raise ConfigurationError(["the database is not up to date: run `mynasign db upgrade`"])
+    else:
+        upgrade(url)
+    engine = make_engine(url)
+    trust_roots: list[bytes] = []
+    with contextlib.ExitStack() as stack:
+        tsa_url, dev_pki_url = settings.tsa_url, None
+        if tsa_url is None:
+            dev_pki_url, tsa_root = stack.enter_context(_development_pki(data_dir / "pki"))
+            tsa_url = f"{dev_pki_url}/tsa"
+            trust_roots.append(tsa_root)
+        seal_key, seal_root = _seal_key(settings, data_dir)
+        stack.callback(seal_key.close)
+        if seal_root is not None:
+            trust_roots.append(seal_root)
+        kek = KeyEncryptionKey(settings.kek_bytes)
+        files = EncryptedFileStore(data_dir / "files")
+        sessions = make_session_factory(engine)
+        context = ServiceContext(
+            settings=settings, sessions=sessions, files=files, kek=kek,
+            sealer=Sealer(seal_key.signer, tsa_url, trust_roots),
+        )  # fmt: skip
+        outbox = None
+        if settings.smtp_host:
+            outbox = OutboxWorker(sessions, _smtp_config(settings), _attachment_loader(context))
+            outbox.start()
+            context.wake_mail = outbox.wake
+        try:
+            yield Runtime(context, engine, seal_key, outbox, dev_pki_url)
+        finally:
+            if outbox is not None:
+                await outbox.stop()
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def _development_pki(directory: Path) -> Iterator[tuple[str, bytes]]:
+    """The development PKI (`jpki-sim pki init`) and its services, served in-process."""
+    from jpkisim.pki import TestPki  # noqa: PLC0415 - development only
+    from jpkisim.pki_server import PkiServer  # noqa: PLC0415
+
+    pki = TestPki.load(directory) if (directory / "pki.json").exists() else TestPki.init(directory)
+    port = int(pki.base_url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        server = PkiServer(directory, port=port).start()
+    except OSError:
+        server = PkiServer(directory, port=0).start()
+        pki.set_base_url(server.url)
+        log.warning("port %d is taken: the development PKI now serves on %s", port, server.url)
+    try:
+        yield server.url, pki.tsa_root_cert.public_bytes(Encoding.DER)
+    finally:
+        server.stop()
+
+
+def _seal_key(settings: Settings, data_dir: Path) -> tuple[SealKey, bytes | None]:
+    """The platform seal: PKCS#11, key files, or (development) a generated key."""
+    mode = settings.seal_mode
+    if mode == "pkcs11":
+        assert settings.seal_pkcs11_module and settings.seal_pkcs11_token  # noqa: S101 - validated
+        assert settings.seal_pkcs11_key_label and settings.seal_pkcs11_pin  # noqa: S101
+        key: SealKey = seal_signer_from_pkcs11(
+            str(settings.seal_pkcs11_module), settings.seal_pkcs11_token,
+            settings.seal_pkcs11_key_label, settings.seal_pkcs11_pin.get_secret_value(),
+            chain_pem_paths=settings.seal_chain_files,
+        )  # fmt: skip
+        return key, _last_root(settings.seal_chain_files)
+    if mode == "key_file":
+        assert settings.seal_key_file and settings.seal_cert_file  # noqa: S101 - validated
+        key = seal_signer_from_files(
+            settings.seal_key_file, settings.seal_cert_file, settings.seal_chain_files
+        )
+        return key, _last_root(settings.seal_chain_files)
+    files = create_development_seal(data_dir / "seal")
+    key = seal_signer_from_files(files.seal_key, files.seal_cert, [files.root_cert])
+    return key, _pem_der(files.root_cert)
+
+
+def _last_root(chain: list[Path]) -> bytes | None:
+    return _pem_der(chain[-1]) if chain else None
+
+
+def _smtp_config(settings: Settings) -> SmtpConfig:
+    assert settings.smtp_host is not None  # noqa: S101 - checked by the caller
+    return SmtpConfig(
+        host=settings.smtp_host, mail_from=settings.mail_from, port=settings.smtp_port,
+        security=settings.smtp_security, username=settings.smtp_username,
+        password=settings.smtp_password, timeout=settings.smtp_timeout_seconds,
+        ca_file=settings.smtp_ca_file,
+    )  # fmt: skip
+
+
+def _attachment_loader(context: ServiceContext) -> AttachmentLoader:
+    """Reads a mail's attachment (a finished PDF) with its document's key."""
+
+    def load(mail: OutgoingMail) -> tuple[str, bytes] | None:
+        if mail.attachment_blob_name is None or mail.document_id is None:
+            return None
+        with context.sessions() as db:
+            document = db.get_one(Document, mail.document_id)
+            key = context.kek.unwrap(document.data_key_wrapped)
+        with context.files.open_read(key, mail.attachment_blob_name) as reader:
+            return mail.attachment_filename or "document.pdf", reader.read()
+
+    return load

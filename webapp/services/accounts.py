@@ -1,0 +1,161 @@
+"""Sender accounts: sign-up, login (password and optional TOTP), API tokens, sign-out."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.audit import append_event
+from webapp.db.models import ActorKind, ApiToken, User, normalize_email
+from webapp.errors import ConflictError, DomainError, RateLimitedError, UnauthorizedError
+from webapp.files import KeyEncryptionKey
+from webapp.security import (
+    hash_secret,
+    new_token,
+    new_totp_secret,
+    password_problems,
+    token_hash,
+    verify_secret,
+    verify_totp,
+)
+
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCK = datetime.timedelta(minutes=15)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class WeakPasswordError(DomainError):
+    """The password breaks the rule; `problems` are text keys."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("weak_password", problems[0])
+        self.problems = problems
+
+
+def check_email(email: str) -> str:
+    """The address normalised, or `invalid_email`."""
+    normalized = normalize_email(email)
+    if not _EMAIL.fullmatch(normalized) or len(normalized) > 254:
+        raise DomainError("invalid_email")
+    return normalized
+
+
+def sign_up(db: Session, email: str, password: str, display_name: str) -> User:
+    """A new sender; the password must pass the rule."""
+    address = check_email(email)
+    problems = password_problems(password, address)
+    if problems:
+        raise WeakPasswordError(problems)
+    if db.scalar(select(User).where(User.email == address)) is not None:
+        raise ConflictError("email_taken")
+    user = User(
+        email=address,
+        display_name=display_name.strip() or address,
+        password_hash=hash_secret(password),
+    )
+    db.add(user)
+    db.flush()
+    append_event(db, action="account.created", actor_kind=ActorKind.SENDER, actor=user.id)
+    return user
+
+
+def authenticate(
+    db: Session,
+    kek: KeyEncryptionKey,
+    *,
+    email: str,
+    password: str,
+    totp_code: str | None,
+    now: datetime.datetime,
+    ip: str | None = None,
+) -> User:
+    """The sender whose password (and code, when set up) match; failures count and lock."""
+    user = db.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        verify_secret(password, hash_secret("timing-equaliser"))  # same work as a real check
+        raise UnauthorizedError("login_failed")
+    if user.locked_until is not None and user.locked_until > now:
+        raise RateLimitedError("login_locked")
+    if not verify_secret(password, user.password_hash):
+        _failed(db, user, now, ip)
+        raise UnauthorizedError("login_failed")
+    if user.totp_secret_encrypted is not None:
+        if not totp_code:
+            raise UnauthorizedError("totp_required")
+        secret = kek.decrypt_secret(
+            user.totp_secret_encrypted, purpose=_totp_purpose(user)
+        ).decode()
+        if not verify_totp(secret, totp_code):
+            _failed(db, user, now, ip)
+            raise UnauthorizedError("totp_wrong")
+    user.failed_logins = 0
+    user.locked_until = None
+    append_event(db, action="account.login", actor_kind=ActorKind.SENDER, actor=user.id, ip=ip)
+    return user
+
+
+def _totp_purpose(user: User) -> str:
+    return f"totp:{user.id}"
+
+
+def _failed(db: Session, user: User, now: datetime.datetime, ip: str | None) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= LOGIN_MAX_FAILURES:
+        user.locked_until = now + LOGIN_LOCK
+        user.failed_logins = 0
+    append_event(
+        db, action="account.login_failed", actor_kind=ActorKind.SENDER, actor=user.id, ip=ip
+    )
+    db.commit()  # the failure counts even though the request fails
+
+
+def start_totp(db: Session, kek: KeyEncryptionKey, user: User) -> str:
+    """Turn on the second factor; the secret (for the authenticator app) is returned once."""
+    secret = new_totp_secret()
+    user.totp_secret_encrypted = kek.encrypt_secret(secret.encode(), purpose=_totp_purpose(user))
+    append_event(db, action="account.totp_enabled", actor_kind=ActorKind.SENDER, actor=user.id)
+    return secret
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An API token as shown once at creation; only its hash is kept."""
+
+    id: str
+    token: str
+
+
+def create_api_token(db: Session, user: User, name: str) -> IssuedToken:
+    token = new_token()
+    row = ApiToken(user_id=user.id, name=name.strip() or "API", token_hash=token_hash(token))
+    db.add(row)
+    db.flush()
+    append_event(
+        db, action="api_token.created", actor_kind=ActorKind.SENDER, actor=user.id,
+        detail={"token_id": row.id, "name": row.name},
+    )  # fmt: skip
+    return IssuedToken(row.id, token)
+
+
+def user_for_api_token(db: Session, token: str, now: datetime.datetime) -> User:
+    """The sender a bearer token belongs to; looked up by hash (the hash is the index)."""
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        raise UnauthorizedError("invalid_token")
+    row.last_used_at = now
+    return row.user
+
+
+def sign_out_everywhere(db: Session, user: User, now: datetime.datetime) -> None:
+    """End every browser session and revoke every API token of the sender."""
+    user.sessions_epoch += 1
+    for token in user.api_tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+    append_event(
+        db, action="account.signed_out_everywhere", actor_kind=ActorKind.SENDER, actor=user.id
+    )

@@ -1,0 +1,37 @@
+"""The long-lived things every service function needs, opened once at start."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from webapp.files import EncryptedFileStore, KeyEncryptionKey
+from webapp.pdf import Sealer
+from webapp.settings import Settings
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass
+class ServiceContext:
+    """Settings, the database, the encrypted files, the sealer and the clock."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    files: EncryptedFileStore
+    kek: KeyEncryptionKey
+    sealer: Sealer
+    clock: Callable[[], datetime.datetime] = field(default=_utc_now)
+    wake_mail: Callable[[], None] = field(default=lambda: None)
+
+    def now(self) -> datetime.datetime:
+        return self.clock()
+
+    def link(self, path: str) -> str:
+        """An absolute URL on this service."""
+        return self.settings.base_url.rstrip("/") + path

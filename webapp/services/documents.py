@@ -1,0 +1,220 @@
+"""A sender's documents: upload, recipients, send (stamp + seal), cancel, read."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.audit import append_event
+from webapp.db.models import (
+    ActorKind,
+    Document,
+    DocumentStatus,
+    Recipient,
+    RecipientStatus,
+    RevisionKind,
+    User,
+)
+from webapp.errors import ConflictError, DomainError, NotFoundError
+from webapp.pdf import PdfRejected, inspect_pdf, stamp_document_id
+from webapp.security import hash_secret
+from webapp.services import revisions
+from webapp.services.accounts import check_email
+from webapp.services.context import ServiceContext
+from webapp.services.notify import notify_next_recipient
+from webapp.services.sealing import seal_step
+
+SENDING_SEAL_FIELD = "mynasign-sent"
+ACCESS_CODE_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Who acts, from where: what every audit event records besides the action."""
+
+    actor_kind: ActorKind
+    actor: str
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def event(self, db: Session, action: str, document_id: str | None, **detail: object) -> None:
+        append_event(
+            db, action=action, actor_kind=self.actor_kind, actor=self.actor,
+            document_id=document_id, detail=dict(detail), ip=self.ip, user_agent=self.user_agent,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DocumentFields:
+    """What a sender says about an upload."""
+
+    title: str
+    message: str | None = None
+    amount: Decimal | None = None
+    counterparty: str | None = None
+    transaction_date: datetime.date | None = None
+
+
+def create_document(
+    ctx: ServiceContext,
+    db: Session,
+    owner: User,
+    upload: BinaryIO,
+    *,
+    fields: DocumentFields,
+    who: Audit,
+) -> Document:
+    """A draft from an uploaded PDF; refused with a clear message if it is not a usable PDF."""
+    title = fields.title.strip()
+    if not title:
+        raise DomainError("title_required")
+    try:
+        info = inspect_pdf(
+            upload, max_bytes=ctx.settings.max_upload_bytes, max_pages=ctx.settings.max_pages
+        )
+    except PdfRejected as exc:
+        raise DomainError(f"pdf_{exc.code}", messages=(exc.message_ja, exc.message_en)) from None
+    upload.seek(0)
+    data_key, wrapped = ctx.kek.new_data_key()
+    del data_key  # unwrapped again when needed
+    document = Document(
+        owner_id=owner.id, title=title, message=fields.message, amount=fields.amount,
+        counterparty=fields.counterparty, transaction_date=fields.transaction_date,
+        status=DocumentStatus.DRAFT, data_key_wrapped=wrapped,
+    )  # fmt: skip
+    db.add(document)
+    db.flush()
+    original = revisions.store_original(ctx, document, upload)
+    revisions.record_revision(db, document, original)
+    who.event(
+        db, "document.uploaded", document.id, pages=info.pages, size=info.size, sha256=info.sha256
+    )
+    return document
+
+
+def owned_document(
+    db: Session, owner: User, document_id: str, *, for_update: bool = False
+) -> Document:
+    """The sender's own document; another sender's ID is simply not found."""
+    query = select(Document).where(Document.id == document_id, Document.owner_id == owner.id)
+    document = db.scalar(query.with_for_update() if for_update else query)
+    if document is None:
+        raise NotFoundError("document_not_found")
+    return document
+
+
+def add_recipient(
+    db: Session,
+    document: Document,
+    *,
+    name: str,
+    email: str,
+    access_code: str | None,
+    require_card: bool,
+    who: Audit,
+) -> Recipient:
+    """The next party in signing order (drafts only)."""
+    if document.status is not DocumentStatus.DRAFT:
+        raise ConflictError("document_not_draft")
+    if not name.strip():
+        raise DomainError("name_required")
+    code = (access_code or "").strip()
+    if len(code) > ACCESS_CODE_MAX_LENGTH:
+        raise DomainError("access_code_too_long")
+    position = 1 + max((r.position for r in document.recipients), default=0)
+    recipient = Recipient(
+        document_id=document.id, position=position, name=name.strip(), email=check_email(email),
+        access_code_hash=hash_secret(code) if code else None, require_card=require_card,
+        status=RecipientStatus.WAITING,
+    )  # fmt: skip
+    db.add(recipient)
+    db.flush()
+    who.event(
+        db, "recipient.added", document.id, recipient_id=recipient.id, position=position,
+        access_code=bool(code), require_card=require_card,
+    )  # fmt: skip
+    return recipient
+
+
+async def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit) -> Document:
+    """Stamp the document ID on page 1, seal the sending, and notify the first party.
+
+    The PDF work happens before anything is recorded: if the TSA is down, the document
+    stays a draft and the sender can send again.
+    """
+    with ctx.sessions() as db:
+        document = owned_document(db, owner, document_id)
+        if document.status is not DocumentStatus.DRAFT:
+            raise ConflictError("document_not_draft")
+        if not document.recipients:
+            raise ConflictError("no_recipients")
+        base = document.current_revision
+        current_blob = revisions.current_revision(db, document).blob_name
+    stamp = functools.partial(_stamp, document_id=document.id)
+    seal = seal_step(ctx, SENDING_SEAL_FIELD, f"Sent by {owner.email} for signature (mynasign)")
+    new = await revisions.next_revision(
+        ctx, document, current_blob, RevisionKind.STAMP_AND_SENDING_SEAL, [stamp, seal]
+    )
+    try:
+        with ctx.sessions() as db, db.begin():
+            document = owned_document(db, owner, document_id, for_update=True)
+            if document.status is not DocumentStatus.DRAFT or document.current_revision != base:
+                raise ConflictError("document_not_draft")
+            revisions.record_revision(db, document, new)
+            now = ctx.now()
+            document.status = DocumentStatus.SENT
+            document.sent_at = now
+            document.expires_at = now + datetime.timedelta(days=ctx.settings.request_validity_days)
+            who.event(db, "document.sent", document.id, revision=new.number, sha256=new.blob.sha256)
+            notify_next_recipient(ctx, db, document, who)
+    except BaseException:
+        revisions.discard(ctx, new)
+        raise
+    ctx.wake_mail()
+    return document
+
+
+async def _stamp(source: BinaryIO, output: BinaryIO, *, document_id: str) -> None:
+    stamp_document_id(source, output, document_id)
+
+
+def cancel_document(
+    ctx: ServiceContext, db: Session, owner: User, document_id: str, who: Audit
+) -> Document:
+    """Stop an unfinished document; every open link then says it was cancelled."""
+    document = owned_document(db, owner, document_id, for_update=True)
+    if document.status not in (DocumentStatus.DRAFT, DocumentStatus.SENT):
+        raise ConflictError("document_not_cancellable")
+    document.status = DocumentStatus.CANCELLED
+    for recipient in document.recipients:
+        if recipient.status in (
+            RecipientStatus.WAITING,
+            RecipientStatus.NOTIFIED,
+            RecipientStatus.OPENED,
+        ):
+            recipient.status = RecipientStatus.CANCELLED
+    who.event(db, "document.cancelled", document.id)
+    return document
+
+
+def expire_if_due(ctx: ServiceContext, db: Session, document: Document) -> None:
+    """A sent document past its expiry becomes expired (checked whenever it is touched)."""
+    if (
+        document.status is DocumentStatus.SENT
+        and document.expires_at is not None
+        and document.expires_at <= ctx.now()
+    ):
+        document.status = DocumentStatus.EXPIRED
+        append_event(
+            db,
+            action="document.expired",
+            actor_kind=ActorKind.SYSTEM,
+            actor="system",
+            document_id=document.id,
+        )

@@ -1,0 +1,289 @@
+"""A party's side, without an account: open the link, then agree, reject or forward."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.db.models import (
+    ActorKind,
+    Document,
+    DocumentStatus,
+    Recipient,
+    RecipientSession,
+    RecipientStatus,
+    RevisionKind,
+)
+from webapp.errors import (
+    ConflictError,
+    DomainError,
+    GoneError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+from webapp.security import new_token, token_hash, verify_secret
+from webapp.services import revisions
+from webapp.services.accounts import check_email
+from webapp.services.context import ServiceContext
+from webapp.services.documents import Audit, expire_if_due
+from webapp.services.notify import (
+    OPEN_STATUSES,
+    invite,
+    next_recipient,
+    notify_next_recipient,
+    send_completion_mails,
+    tell_sender_of_rejection,
+)
+from webapp.services.sealing import finalize_step, seal_step
+
+log = logging.getLogger(__name__)
+SESSION_LIFETIME = datetime.timedelta(hours=2)
+REASON_MAX_LENGTH = 2000
+DONE_STATUSES = (RecipientStatus.AGREED, RecipientStatus.REJECTED)
+
+
+def recipient_for_link(ctx: ServiceContext, db: Session, link_token: str) -> Recipient:
+    """The party a link belongs to, or why the link no longer works."""
+    recipient = db.scalar(
+        select(Recipient).where(Recipient.link_token_hash == token_hash(link_token))
+    )
+    if recipient is None:
+        raise NotFoundError("link_invalid")
+    document = recipient.document
+    expire_if_due(ctx, db, document)
+    if document.status is DocumentStatus.CANCELLED or recipient.status is RecipientStatus.CANCELLED:
+        raise GoneError("link_cancelled")
+    if recipient.status is RecipientStatus.FORWARDED:
+        raise GoneError("link_forwarded")
+    expires = recipient.link_expires_at
+    if document.status is DocumentStatus.EXPIRED or (expires is not None and expires <= ctx.now()):
+        raise GoneError("link_expired")
+    return recipient
+
+
+@dataclass(frozen=True)
+class Opened:
+    recipient: Recipient
+    session_token: str
+
+
+def open_link(
+    ctx: ServiceContext,
+    db: Session,
+    link_token: str,
+    *,
+    accept_terms: bool,
+    access_code: str | None,
+    who: Audit,
+) -> Opened:
+    """Terms accepted and the access code right (if one is set): a session for this party."""
+    recipient = recipient_for_link(ctx, db, link_token)
+    document = recipient.document
+    if not accept_terms:
+        raise DomainError("terms_required")
+    now = ctx.now()
+    if recipient.access_code_hash is not None:
+        if recipient.code_locked_until is not None and recipient.code_locked_until > now:
+            raise RateLimitedError("access_code_locked")
+        if not verify_secret((access_code or "").strip(), recipient.access_code_hash):
+            _wrong_code(ctx, db, recipient, who)
+            raise UnauthorizedError("access_code_wrong")
+        recipient.failed_code_attempts = 0
+        recipient.code_locked_until = None
+    if recipient.status is RecipientStatus.NOTIFIED:
+        recipient.status = RecipientStatus.OPENED
+        recipient.opened_at = now
+    token = new_token()
+    expires = now + SESSION_LIFETIME
+    db.add(
+        RecipientSession(
+            recipient_id=recipient.id, token_hash=token_hash(token), expires_at=expires
+        )
+    )
+    who.event(db, "recipient.opened", document.id, recipient_id=recipient.id)
+    return Opened(recipient, token)
+
+
+def _wrong_code(ctx: ServiceContext, db: Session, recipient: Recipient, who: Audit) -> None:
+    recipient.failed_code_attempts += 1
+    locked = recipient.failed_code_attempts >= ctx.settings.access_code_max_attempts
+    if locked:
+        recipient.code_locked_until = ctx.now() + datetime.timedelta(
+            minutes=ctx.settings.access_code_lock_minutes
+        )
+        recipient.failed_code_attempts = 0
+    who.event(
+        db, "recipient.access_code_failed", recipient.document_id, recipient_id=recipient.id,
+        locked=locked,
+    )  # fmt: skip
+    db.commit()  # the failure counts although the request fails
+
+
+def recipient_for_session(
+    ctx: ServiceContext, db: Session, link_token: str, session_token: str
+) -> Recipient:
+    """The party of a link whose session token (from `open_link`) is still valid."""
+    recipient = recipient_for_link(ctx, db, link_token)
+    session = db.scalar(
+        select(RecipientSession).where(
+            RecipientSession.token_hash == token_hash(session_token),
+            RecipientSession.recipient_id == recipient.id,
+        )
+    )
+    if session is None or session.expires_at <= ctx.now():
+        raise UnauthorizedError("session_expired")
+    return recipient
+
+
+def _actionable(recipient: Recipient) -> Document:
+    if recipient.status in DONE_STATUSES:
+        raise ConflictError("link_used")
+    if recipient.status not in OPEN_STATUSES:
+        raise ConflictError("not_your_turn")
+    document = recipient.document
+    if document.status is not DocumentStatus.SENT:
+        raise ConflictError("link_used")
+    return document
+
+
+async def agree(ctx: ServiceContext, link_token: str, session_token: str, who: Audit) -> Recipient:
+    """The party agrees: a platform seal naming them, then the next party, or completion."""
+    with ctx.sessions() as db:
+        recipient = recipient_for_session(ctx, db, link_token, session_token)
+        document = _actionable(recipient)
+        if recipient.require_card:
+            raise ConflictError("card_signature_required")
+        base = document.current_revision
+        current_blob = revisions.current_revision(db, document).blob_name
+        recipient_id, document_id = recipient.id, document.id
+        reason = f"Agreed by {recipient.name} <{recipient.email}> (mynasign)"
+        field = f"mynasign-agreed-{recipient.position}-{recipient.id[:8]}"
+    new = await revisions.next_revision(
+        ctx, document, current_blob, RevisionKind.AGREEMENT_SEAL, [seal_step(ctx, field, reason)]
+    )
+    try:
+        with ctx.sessions() as db, db.begin():
+            document = _locked_document(db, document_id)
+            recipient = db.get_one(Recipient, recipient_id)
+            if document.current_revision != base:
+                raise ConflictError("link_used")
+            _actionable(recipient)
+            revisions.record_revision(db, document, new)
+            recipient.status = RecipientStatus.AGREED
+            recipient.agreed_at = ctx.now()
+            who.event(
+                db, "recipient.agreed", document.id, recipient_id=recipient.id,
+                name=recipient.name, revision=new.number, sha256=new.blob.sha256,
+            )  # fmt: skip
+            notify_next_recipient(ctx, db, document, who)
+    except BaseException:
+        revisions.discard(ctx, new)
+        raise
+    ctx.wake_mail()
+    try:
+        await complete_if_ready(ctx, document_id)
+    except DomainError as exc:  # kept as agreed; completion is tried again later
+        log.warning("document %s agreed by all but not completed yet: %s", document_id, exc.code)
+    return recipient
+
+
+def _locked_document(db: Session, document_id: str) -> Document:
+    document = db.scalar(select(Document).where(Document.id == document_id).with_for_update())
+    if document is None:
+        raise NotFoundError("document_not_found")
+    return document
+
+
+async def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
+    """When every party has agreed: final seal, DSS and document timestamp (B-LTA), mails.
+
+    Safe to call again at any time (after a TSA outage, say): it does nothing unless the
+    document is sent and no party is left.
+    """
+    with ctx.sessions() as db:
+        document = db.get_one(Document, document_id)
+        if document.status is not DocumentStatus.SENT or next_recipient(document) is not None:
+            return False
+        base = document.current_revision
+        current_blob = revisions.current_revision(db, document).blob_name
+    new = await revisions.next_revision(
+        ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(ctx)]
+    )
+    try:
+        with ctx.sessions() as db, db.begin():
+            document = _locked_document(db, document_id)
+            if document.status is not DocumentStatus.SENT or document.current_revision != base:
+                revisions.discard(ctx, new)
+                return False
+            revisions.record_revision(db, document, new)
+            document.status = DocumentStatus.COMPLETED
+            document.completed_at = ctx.now()
+            system = Audit(ActorKind.SYSTEM, "system")
+            system.event(
+                db, "document.completed", document.id, revision=new.number, sha256=new.blob.sha256
+            )
+            send_completion_mails(ctx, db, document, new.blob.blob_name)
+    except BaseException:
+        revisions.discard(ctx, new)
+        raise
+    ctx.wake_mail()
+    return True
+
+
+def reject(ctx: ServiceContext, db: Session, recipient: Recipient, reason: str, who: Audit) -> None:
+    """The party rejects with a reason; the document stops and the sender is told."""
+    document = _actionable(recipient)
+    text = reason.strip()
+    if not text:
+        raise DomainError("reason_required")
+    recipient.status = RecipientStatus.REJECTED
+    recipient.rejected_at = ctx.now()
+    recipient.reject_reason = text[:REASON_MAX_LENGTH]
+    document.status = DocumentStatus.REJECTED
+    who.event(
+        db,
+        "recipient.rejected",
+        document.id,
+        recipient_id=recipient.id,
+        reason=recipient.reject_reason,
+    )
+    tell_sender_of_rejection(ctx, db, document, recipient)
+
+
+def forward(
+    ctx: ServiceContext,
+    db: Session,
+    recipient: Recipient,
+    *,
+    name: str,
+    email: str,
+    message: str | None,
+    who: Audit,
+) -> Recipient:
+    """Hand the request to the right person; a card requirement carries over."""
+    document = _actionable(recipient)
+    if not name.strip():
+        raise DomainError("name_required")
+    address = check_email(email)
+    if address == recipient.email:
+        raise DomainError("forward_to_self")
+    successor = Recipient(
+        document_id=document.id, position=recipient.position, name=name.strip(), email=address,
+        require_card=recipient.require_card, status=RecipientStatus.WAITING,
+        forwarded_from_id=recipient.id,
+    )  # fmt: skip
+    db.add(successor)
+    db.flush()
+    recipient.status = RecipientStatus.FORWARDED
+    recipient.forwarded_to_id = successor.id
+    who.event(
+        db, "recipient.forwarded", document.id, recipient_id=recipient.id,
+        to_recipient_id=successor.id, to_email=address, message=(message or "")[:REASON_MAX_LENGTH],
+    )  # fmt: skip
+    invite(ctx, db, document, successor, who)
+    return successor

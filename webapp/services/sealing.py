@@ -1,0 +1,40 @@
+"""The platform's PDF steps as revision steps: a seal, and the closing seal + DSS + timestamp."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from webapp.errors import UnavailableError
+from webapp.pdf import SealingError, TimestampUnavailable
+from webapp.services.context import ServiceContext
+from webapp.services.revisions import PdfStep
+
+
+def seal_step(ctx: ServiceContext, field_name: str, reason: str) -> PdfStep:
+    """A step adding one platform seal (PAdES B-T) in a new field."""
+
+    async def seal(source: BinaryIO, output: BinaryIO) -> None:
+        try:
+            await ctx.sealer.seal(source, output, field_name=field_name, reason=reason)
+        except SealingError as exc:
+            raise _unavailable(exc) from None
+
+    return seal
+
+
+def finalize_step(ctx: ServiceContext) -> PdfStep:
+    """The closing step: final seal, validation data (DSS) and a document timestamp."""
+
+    async def finalize(source: BinaryIO, output: BinaryIO) -> None:
+        try:
+            await ctx.sealer.finalize(source, output)
+        except SealingError as exc:
+            raise _unavailable(exc) from None
+
+    return finalize
+
+
+def _unavailable(exc: SealingError) -> UnavailableError:
+    """503 with the PDF layer's own words; nothing was recorded, so trying again is safe."""
+    code = "tsa_unavailable" if isinstance(exc, TimestampUnavailable) else exc.code
+    return UnavailableError(code, messages=(exc.message_ja, exc.message_en))
