@@ -11,16 +11,22 @@ import io
 import os
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import PdfFileWriter
+from pypdf import PdfReader, PdfWriter
 
 A4 = (0, 0, 595, 842)
 PAGES_PER_NODE = 50
 
 
-def contract_pdf(path: Path, *, pages: int = 1, image_bytes: int = 0) -> Path:
+def contract_pdf(
+    path: Path,
+    *,
+    pages: int = 1,
+    image_bytes: int = 0,
+    media_box: tuple[int, int, int, int] = A4,
+) -> Path:
     """A text PDF of `pages` pages; with `image_bytes`, page 1 shows a random image that large."""
     writer = PdfFileWriter(init_page_tree=False)
     font = writer.add_object(
@@ -47,7 +53,7 @@ def contract_pdf(path: Path, *, pages: int = 1, image_bytes: int = 0) -> Path:
         )
         node_ref = writer.add_object(node)
         node[pdf_name("/Kids")] = generic.ArrayObject(
-            _page(writer, node_ref, font, number, image if number == 1 else None)
+            _page(writer, node_ref, font, number, image if number == 1 else None, media_box)
             for number in range(first + 1, first + count + 1)
         )
         nodes.append(node_ref)
@@ -65,8 +71,11 @@ def _page(
     font: generic.IndirectObject,
     number: int,
     image: generic.IndirectObject | None,
+    media_box: tuple[int, int, int, int],
 ) -> generic.IndirectObject:
-    text = b"BT /F1 14 Tf 72 760 Td (Service agreement - page %d) Tj ET" % number
+    left, bottom = media_box[0], media_box[1]
+    text = b"1 0 0 1 %d %d cm " % (left, bottom)
+    text += b"BT /F1 14 Tf 72 760 Td (Service agreement - page %d) Tj ET" % number
     resources = generic.DictionaryObject(
         {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font})}
     )
@@ -78,7 +87,7 @@ def _page(
         {
             pdf_name("/Type"): pdf_name("/Page"),
             pdf_name("/Parent"): parent,
-            pdf_name("/MediaBox"): generic.ArrayObject(generic.NumberObject(v) for v in A4),
+            pdf_name("/MediaBox"): generic.ArrayObject(generic.NumberObject(v) for v in media_box),
             pdf_name("/Resources"): resources,
             pdf_name("/Contents"): contents,
         }
@@ -87,20 +96,33 @@ def _page(
 
 
 def _image(writer: PdfFileWriter, size: int) -> generic.IndirectObject:
-    """A square RGB image of about `size` random bytes, stored uncompressed."""
-    side = max(1, int((size / 3) ** 0.5))
+    """An RGB image of at least `size` random bytes (1000 pixels wide), stored uncompressed."""
+    width = 1000
+    height = max(1, -(-size // (width * 3)))
     stream = generic.StreamObject(
         {
             pdf_name("/Type"): pdf_name("/XObject"),
             pdf_name("/Subtype"): pdf_name("/Image"),
-            pdf_name("/Width"): generic.NumberObject(side),
-            pdf_name("/Height"): generic.NumberObject(side),
+            pdf_name("/Width"): generic.NumberObject(width),
+            pdf_name("/Height"): generic.NumberObject(height),
             pdf_name("/ColorSpace"): pdf_name("/DeviceRGB"),
             pdf_name("/BitsPerComponent"): generic.NumberObject(8),
         },
-        stream_data=os.urandom(side * side * 3),
+        stream_data=os.urandom(width * height * 3),
     )
     return writer.add_object(stream)
+
+
+def cyclic_page_tree_pdf(path: Path) -> Path:
+    """A PDF whose page tree lists itself as its own kid."""
+    writer = PdfFileWriter()
+    pages_ref = writer.root.raw_get("/Pages")
+    pages = pages_ref.get_object()
+    pages[pdf_name("/Kids")] = generic.ArrayObject([pages_ref])
+    pages[pdf_name("/Count")] = generic.NumberObject(1)
+    with path.open("wb") as output:
+        writer.write(output)
+    return path
 
 
 def encrypted_pdf(path: Path, source: Path, *, user_password: str = "") -> Path:
