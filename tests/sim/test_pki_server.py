@@ -407,7 +407,7 @@ def _validate_card(pki: TestPki, card: IssuedCard, rule: RevocationCheckingRule)
             validator = CertificateValidator(
                 asn1_x509.Certificate.load(card.sign_cert_der), validation_context=context
             )
-            return await validator.async_validate_usage({"non_repudiation"})  # type: ignore[no-untyped-call]
+            return await validator.async_validate_usage({"non_repudiation"})
 
     return asyncio.run(validate())
 
