@@ -20,7 +20,7 @@ system-deps:
 
 ## run: the main job on embedded defaults
 run: system-deps $(STAMP)
-	$(PY) scripts/card_demo.py
+	$(VENV)/bin/mynasign dev
 
 ## test: install what is missing (Debian packages included), then ruff, mypy and every test
 test: system-deps $(STAMP) lint typecheck pytest

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bridge_session, card_signature
+from benchmarks import bridge_session, card_signature, sealing
 
 
 def main() -> int:
-    for benchmark in (card_signature, bridge_session):
+    for benchmark in (card_signature, bridge_session, sealing):
         for line in benchmark.run():
             print(line, flush=True)
     return 0

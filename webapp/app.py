@@ -9,7 +9,15 @@ from fastapi import FastAPI
 
 from webapp.errors import install_error_handlers
 from webapp.http_security import SecurityHeadersMiddleware
-from webapp.routers import api_documents, api_recipients
+from webapp.pages import install_pages
+from webapp.routers import (
+    api_documents,
+    api_recipients,
+    pages_account,
+    pages_documents,
+    pages_outbox,
+    pages_recipient,
+)
 from webapp.runtime import Runtime, open_runtime
 from webapp.settings import Settings
 
@@ -41,6 +49,13 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_documents.router)
     app.include_router(api_recipients.router)
+    install_pages(app)
+    app.include_router(pages_account.router)
+    app.include_router(pages_documents.router)
+    app.include_router(pages_recipient.router)
+    if pages_outbox.outbox_enabled(settings):
+        app.state.dev_outbox = True
+        app.include_router(pages_outbox.router)
     return app
 
 

@@ -62,7 +62,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The e-mail address is not valid.",
     ),
     "tsa_unavailable": (
-        "タイムスタンプ局に接続できません。しばらくしてからもう一度お試しください。内容は保存されています。",
+        "タイムスタンプ局に接続できません。しばらくしてからもう一度お試しください。"
+        "内容は保存されています。",
         "The timestamp service cannot be reached. Please try again later; nothing was lost.",
     ),
     # recipients
@@ -109,6 +110,417 @@ TEXTS: dict[str, tuple[str, str]] = {
         "セッションの有効期限が切れました。リンクを開き直してください。",
         "Your session has expired. Open the link again.",
     ),
+    # errors of forms (pages and API)
+    "title_required": ("件名を入力してください。", "Please enter a title."),
+    "name_required": ("お名前を入力してください。", "Please enter a name."),
+    "access_code_too_long": (
+        "アクセスコードは64文字以内にしてください。",
+        "Use at most 64 characters for the access code.",
+    ),
+    "forward_to_self": (
+        "ご自身のメールアドレスには転送できません。",
+        "You cannot forward the document to your own address.",
+    ),
+    "file_required": ("PDFファイルを選んでください。", "Please choose a PDF file."),
+    "amount_invalid": (
+        "金額は0以上の数字で入力してください（例：120000）。",
+        "Enter the amount as a number of 0 or more (e.g. 120000).",
+    ),
+    "date_invalid": (
+        "取引日は「2025-07-01」の形で入力してください。",
+        "Enter the transaction date as 2025-07-01.",
+    ),
+    "request_invalid": (
+        "送信された内容を処理できませんでした。もう一度お試しください。",
+        "The request could not be processed. Please try again.",
+    ),
+    # pages: layout
+    "skip_to_content": ("本文へ移動", "Skip to content"),
+    "nav_label": ("メインメニュー", "Main menu"),
+    "nav_documents": ("文書一覧", "Documents"),
+    "nav_new_document": ("新しい文書", "New document"),
+    "nav_account": ("アカウント", "Account"),
+    "nav_logout": ("ログアウト", "Sign out"),
+    "footer_text": (
+        "mynasign — マイナンバーカードで署名する電子契約",
+        "mynasign — contracts signed with a My Number Card",
+    ),
+    "required_mark": ("（必須）", "(required)"),
+    "optional_mark": ("（任意）", "(optional)"),
+    "back": ("戻る", "Back"),
+    "go_home": ("トップページへ", "Go to the start page"),
+    "working": ("処理しています…", "Working…"),
+    "copy": ("コピー", "Copy"),
+    "copied": ("コピーしました", "Copied"),
+    "created_at": ("作成日時", "Created"),
+    # pages: accounts
+    "login_title": ("ログイン", "Sign in"),
+    "login_button": ("ログイン", "Sign in"),
+    "signup_title": ("新規登録", "Create an account"),
+    "signup_button": ("登録する", "Create account"),
+    "signup_problems": (
+        "入力内容を確認してください。",
+        "Please check what you entered.",
+    ),
+    "no_account_yet": ("アカウントをお持ちでない方：", "No account yet?"),
+    "have_account": ("アカウントをお持ちの方：", "Have an account?"),
+    "email_label": ("メールアドレス", "E-mail address"),
+    "password_label": ("パスワード", "Password"),
+    "password_rule": (
+        "10文字以上。よく使われるパスワードやメールアドレスを含むものは使えません。",
+        "At least 10 characters; not a common password, not containing your e-mail address.",
+    ),
+    "display_name_label": ("お名前（会社名）", "Name (or company)"),
+    "totp_code_label": ("確認コード", "Verification code"),
+    "totp_code_hint": (
+        "2段階認証を設定している場合のみ、認証アプリの6桁のコードを入力します。",
+        "Only if you set up two-step verification: the 6-digit code from your app.",
+    ),
+    "notice_signed_out": ("ログアウトしました。", "You are signed out."),
+    "notice_signed_out_everywhere": (
+        "すべての端末からログアウトし、APIトークンを無効にしました。",
+        "You are signed out everywhere and every API token is revoked.",
+    ),
+    "account_title": ("アカウント", "Account"),
+    "totp_title": ("2段階認証（TOTP）", "Two-step verification (TOTP)"),
+    "totp_on": ("2段階認証は有効です。", "Two-step verification is on."),
+    "totp_off": ("2段階認証は設定されていません。", "Two-step verification is off."),
+    "totp_manage": ("2段階認証の設定", "Set up two-step verification"),
+    "totp_explain": (
+        "ログインのたびに、認証アプリ（Google Authenticator "
+        "など）に表示される6桁のコードが必要になります。",
+        "Each sign-in will then need the 6-digit code your authenticator app shows.",
+    ),
+    "totp_replace_warning": (
+        "新しい秘密鍵を作ると、今までの認証アプリの登録は使えなくなります。",
+        "A new secret replaces the one your authenticator app holds now.",
+    ),
+    "totp_enable_button": ("2段階認証を有効にする", "Turn on two-step verification"),
+    "totp_replace_button": ("新しい秘密鍵を作る", "Make a new secret"),
+    "totp_enabled_now": (
+        "2段階認証を有効にしました。次回のログインから確認コードが必要です。",
+        "Two-step verification is on; the next sign-in needs a code.",
+    ),
+    "totp_add_to_app": (
+        "認証アプリに、次の秘密鍵（または otpauth URI）を登録してください。",
+        "Add this secret (or the otpauth URI) to your authenticator app.",
+    ),
+    "totp_secret_label": ("秘密鍵", "Secret"),
+    "totp_uri_label": ("otpauth URI（アプリ登録用）", "otpauth URI"),
+    "totp_shown_once": (
+        "この画面を閉じると秘密鍵は二度と表示されません。",
+        "The secret is not shown again once you leave this page.",
+    ),
+    "back_to_account": ("アカウントに戻る", "Back to the account"),
+    "tokens_title": ("APIトークン", "API tokens"),
+    "tokens_intro": (
+        "APIトークンを使うと、プログラムから文書を送信できます（Authorization: Bearer）。",
+        "An API token lets programs send documents (Authorization: Bearer).",
+    ),
+    "tokens_manage": ("APIトークンの管理", "Manage API tokens"),
+    "token_new_title": ("新しいトークン", "New token"),
+    "token_name_label": ("名前", "Name"),
+    "token_name_hint": (
+        "用途がわかる名前（例：基幹システム連携）",
+        "What it is for (e.g. ERP link)",
+    ),
+    "token_create_button": ("トークンを作る", "Create token"),
+    "token_issued_title": ("トークンを作成しました", "Token created"),
+    "token_issued_text": (
+        "このトークンは今だけ表示されます。安全な場所に保管してください。",
+        "This token is shown only now. Keep it somewhere safe.",
+    ),
+    "token_list_title": ("発行済みのトークン", "Issued tokens"),
+    "token_last_used": ("最終利用", "Last used"),
+    "token_state": ("状態", "State"),
+    "token_active": ("有効", "Active"),
+    "token_revoked": ("無効", "Revoked"),
+    "token_none": ("まだトークンはありません。", "No tokens yet."),
+    "token_revoke_hint": (
+        "トークンを無効にするには「すべての端末からログアウト」を使います。",
+        "To revoke tokens, use “Sign out everywhere”.",
+    ),
+    "sign_out_everywhere_title": ("すべての端末からログアウト", "Sign out everywhere"),
+    "sign_out_everywhere_text": (
+        "この端末を含むすべてのブラウザからログアウトし、すべてのAPIトークンを無効にします。",
+        "Ends every browser session, this one included, and revokes every API token.",
+    ),
+    "sign_out_everywhere_button": ("すべての端末からログアウト", "Sign out everywhere"),
+    # pages: documents
+    "documents_title": ("文書一覧", "Documents"),
+    "documents_none": (
+        "まだ文書はありません。「新しい文書」から契約書をアップロードしてください。",
+        "No documents yet. Upload a contract with “New document”.",
+    ),
+    "documents_none_found": ("該当する文書はありません。", "No documents match."),
+    "search_label": ("文書の検索", "Search documents"),
+    "search_text_label": ("件名・取引先", "Title or counterparty"),
+    "search_button": ("検索", "Search"),
+    "status_label": ("状態", "Status"),
+    "status_any": ("すべて", "Any"),
+    "status_draft": ("下書き", "Draft"),
+    "status_sent": ("送信済み", "Sent"),
+    "status_completed": ("締結済み", "Completed"),
+    "status_rejected": ("却下", "Rejected"),
+    "status_cancelled": ("取消", "Cancelled"),
+    "status_expired": ("期限切れ", "Expired"),
+    "document_status_draft": (
+        "下書きです。宛先を追加して送信してください。",
+        "A draft: add the recipients, then send it.",
+    ),
+    "document_status_sent": (
+        "送信済みです。宛先の方の対応を待っています。",
+        "Sent: waiting for the recipients.",
+    ),
+    "document_status_completed": (
+        "全員が同意し、締結が完了しました。署名済みのPDFをダウンロードできます。",
+        "Everyone agreed: the document is complete. Download the signed PDF.",
+    ),
+    "document_status_rejected": (
+        "宛先の方が却下しました。理由は宛先の欄をご覧ください。",
+        "A recipient rejected it; the reason is with the recipients.",
+    ),
+    "document_status_cancelled": ("この文書は取り消しました。", "You cancelled this document."),
+    "document_status_expired": (
+        "有効期限までに対応が終わりませんでした。",
+        "The request expired before everyone responded.",
+    ),
+    "upload_title": ("新しい文書", "New document"),
+    "upload_intro": (
+        "契約書のPDFをアップロードします。送信するまでは宛先の方に届きません。",
+        "Upload the contract as a PDF. Nothing reaches the recipients until you send it.",
+    ),
+    "file_label": ("PDFファイル", "PDF file"),
+    "file_hint": (
+        "暗号化されていないPDF（20MB・1,000ページまで）",
+        "A PDF without encryption (up to 20 MB and 1,000 pages)",
+    ),
+    "title_label": ("件名", "Title"),
+    "message_label": ("メッセージ", "Message"),
+    "message_hint": (
+        "宛先の方への依頼メールと文書の画面に表示されます。",
+        "Shown in the request mail and on the document page.",
+    ),
+    "transaction_legend": ("取引情報", "Transaction details"),
+    "transaction_hint": (
+        "後から検索するための情報です（電子帳簿保存法の検索要件）。",
+        "For finding the document later (search by counterparty, amount, date).",
+    ),
+    "counterparty_label": ("取引先", "Counterparty"),
+    "amount_label": ("金額（円）", "Amount (yen)"),
+    "amount_hint": ("数字のみ（例：120000）", "Digits only (e.g. 120000)"),
+    "transaction_date_label": ("取引日", "Transaction date"),
+    "upload_button": ("アップロード", "Upload"),
+    "document_facts": ("文書の情報", "About the document"),
+    "document_id_label": ("文書ID", "Document ID"),
+    "sent_at": ("送信日時", "Sent"),
+    "expires_at": ("有効期限", "Expires"),
+    "completed_at": ("締結日時", "Completed"),
+    "download_pdf": ("PDFをダウンロード", "Download the PDF"),
+    "download_signed_pdf": ("署名済みPDFをダウンロード", "Download the signed PDF"),
+    "cancel_document": ("この文書を取り消す", "Cancel this document"),
+    "cancel_confirm_title": ("文書を取り消しますか？", "Cancel the document?"),
+    "cancel_confirm_text": (
+        "「{title}」を取り消すと、宛先の方のリンクは使えなくなります。元に戻せません。",
+        "Cancelling “{title}” stops every recipient's link. This cannot be undone.",
+    ),
+    "cancel_confirm_button": ("取り消す", "Cancel the document"),
+    "recipients_title": ("宛先（署名順）", "Recipients (in signing order)"),
+    "recipients_none": ("宛先はまだありません。", "No recipients yet."),
+    "party_order": ("{n}番目", "No. {n}"),
+    "party_waiting": ("順番待ち", "Waiting"),
+    "party_notified": ("依頼済み", "Asked"),
+    "party_opened": ("閲覧済み", "Opened"),
+    "party_agreed": ("同意済み", "Agreed"),
+    "party_rejected": ("却下", "Rejected"),
+    "party_forwarded": ("転送済み", "Forwarded"),
+    "party_cancelled": ("取消", "Cancelled"),
+    "has_access_code": ("アクセスコードあり", "Access code"),
+    "card_required_tag": ("マイナンバーカード署名", "My Number Card signature"),
+    "forwarded_in_tag": ("転送で追加", "Added by forwarding"),
+    "agreed_at": ("同意日時", "Agreed"),
+    "rejected_at": ("却下日時", "Rejected"),
+    "reject_reason_label": ("却下の理由", "Reason for rejecting"),
+    "add_recipient_title": ("宛先を追加", "Add a recipient"),
+    "recipient_name_label": ("お名前", "Name"),
+    "access_code_label": ("アクセスコード", "Access code"),
+    "access_code_set_hint": (
+        "設定すると、宛先の方は文書を開くときに入力します。"
+        "コードはメール以外の方法（電話など）でお伝えください。",
+        "If set, the recipient types it to open the document. Tell it another way than mail "
+        "(by phone, say).",
+    ),
+    "require_card_label": (
+        "マイナンバーカードによる署名を求める",
+        "Require a My Number Card signature",
+    ),
+    "require_card_hint": (
+        "この方はマイナンバーカードの署名用電子証明書で署名します。転送しても引き継がれます。",
+        "This person signs with the card's signing certificate; it carries over if forwarded.",
+    ),
+    "add_recipient_button": ("宛先を追加", "Add recipient"),
+    "send_title": ("送信", "Send"),
+    "send_text": (
+        "文書IDを1ページ目に記載し、送信の記録を電子署名して、1番目の宛先の方にメールを送ります。",
+        "The document ID is stamped on page 1, the sending is sealed, and the first recipient "
+        "gets a mail.",
+    ),
+    "send_button": ("送信する", "Send"),
+    "history_title": ("履歴", "History"),
+    "actor_sender": ("送信者", "Sender"),
+    "actor_recipient": ("宛先", "Recipient"),
+    "actor_system": ("システム", "System"),
+    "actor_bridge": ("カード署名", "Card signing"),
+    "event_document_uploaded": ("アップロード", "Uploaded"),
+    "event_recipient_added": ("宛先を追加", "Recipient added"),
+    "event_document_sent": ("送信（文書IDの記載と電子署名）", "Sent (ID stamped and sealed)"),
+    "event_recipient_notified": ("依頼メールを送信", "Request mailed"),
+    "event_recipient_opened": ("文書を開いた", "Opened"),
+    "event_recipient_access_code_failed": (
+        "アクセスコードの誤り",
+        "Wrong access code",
+    ),
+    "event_recipient_agreed": ("同意（電子署名）", "Agreed (sealed)"),
+    "event_recipient_rejected": ("却下", "Rejected"),
+    "event_recipient_forwarded": ("転送", "Forwarded"),
+    "event_document_completed": (
+        "締結完了（電子署名とタイムスタンプ）",
+        "Completed (sealed and timestamped)",
+    ),
+    "event_document_cancelled": ("取消", "Cancelled"),
+    "event_document_expired": ("期限切れ", "Expired"),
+    # pages: recipients
+    "request_from": ("{sender} 様からの依頼", "A request from {sender}"),
+    "open_greeting": (
+        "{name} 様、文書の確認と同意のご依頼です。",
+        "Dear {name}, you are asked to review and agree to this document.",
+    ),
+    "terms_title": ("ご利用にあたって", "Terms of use"),
+    "terms_text_1": (
+        "この画面では、電子契約サービス mynasign を使って文書を閲覧し、"
+        "同意・却下・転送ができます。アカウントは不要です。",
+        "Here you can read the document and agree, reject or forward it with mynasign. No "
+        "account is needed.",
+    ),
+    "terms_text_2": (
+        "同意すると、あなたの同意がサービスの電子署名とタイムスタンプで文書に記録されます。"
+        "この同意は書面への署名・押印と同じ意思表示として扱われます。",
+        "If you agree, your agreement is recorded in the document with the service's signature "
+        "and a timestamp, as your declaration in place of a signature or seal on paper.",
+    ),
+    "terms_text_3": (
+        "操作の記録（日時、IPアドレス、ブラウザの情報）は証跡として保存されます。",
+        "What you do is kept on record (time, IP address and browser) as evidence.",
+    ),
+    "accept_terms_label": ("上記に同意します", "I accept these terms"),
+    "access_code_hint": (
+        "送信者からメール以外の方法で伝えられたコードです。",
+        "The code the sender told you outside the mail.",
+    ),
+    "open_button": ("文書を開く", "Open the document"),
+    "sender_label": ("送信者", "From"),
+    "you_label": ("あなた", "You"),
+    "message_from_sender": ("送信者からのメッセージ", "Message from the sender"),
+    "respond_title": ("ご対応", "Your answer"),
+    "agree_intro": (
+        "内容をご確認のうえ、同意・転送・却下のいずれかを選んでください。",
+        "Once you have read it, agree, forward or reject.",
+    ),
+    "card_signature_pending": (
+        "マイナンバーカードでの署名は、まもなくこの画面から行えるようになります。"
+        "担当が異なる場合は転送、内容に問題がある場合は却下を選べます。",
+        "Signing with the card will soon be possible on this page. You can still forward the "
+        "document to someone else, or reject it.",
+    ),
+    "agree_button": ("同意する", "Agree"),
+    "forward_button": ("転送する", "Forward"),
+    "reject_button": ("却下する", "Reject"),
+    "agree_confirm_title": ("この文書に同意しますか？", "Agree to this document?"),
+    "agree_confirm_text": (
+        "「{title}」の内容に同意します。同意は電子署名で記録され、取り消せません。",
+        "You agree to “{title}”. Your agreement is sealed and cannot be withdrawn.",
+    ),
+    "agree_confirm_button": ("同意して署名する", "Agree and seal"),
+    "pdf_title": ("文書", "The document"),
+    "pdf_frame_title": ("文書「{title}」のPDF", "PDF of “{title}”"),
+    "open_pdf_new_tab": ("新しいタブで開く", "Open in a new tab"),
+    "pdf_phone_hint": (
+        "スマートフォンで表示されない場合は「PDFをダウンロード」からご覧ください。",
+        "If it does not show on your phone, use “Download the PDF”.",
+    ),
+    "you_agreed_waiting": (
+        "同意いただきありがとうございます。他の方の対応が終わると、"
+        "締結済みのPDFをメールでお送りします。",
+        "Thank you for agreeing. When everyone has answered, you will get the signed PDF by mail.",
+    ),
+    "you_agreed_completed": (
+        "締結が完了しました。署名済みのPDFをダウンロードできます。",
+        "The document is complete. You can download the signed PDF.",
+    ),
+    "you_rejected": (
+        "この文書を却下しました。送信者にお知らせしています。",
+        "You rejected this document; the sender has been told.",
+    ),
+    "document_rejected_by_other": (
+        "この文書は他の方により却下されました。",
+        "Another party rejected this document.",
+    ),
+    "reject_title": ("文書を却下する", "Reject the document"),
+    "reject_intro": (
+        "却下すると、この文書の手続きは終了し、理由が送信者に伝えられます。",
+        "Rejecting ends the request; the sender is told your reason.",
+    ),
+    "reject_submit": ("却下する", "Reject"),
+    "forward_title": ("ほかの方に転送する", "Forward to someone else"),
+    "forward_intro": (
+        "ご担当の方が異なる場合に転送します。転送先の方に新しいリンクが送られ、"
+        "このリンクは使えなくなります。",
+        "If someone else should handle this, forward it: they get a new link, and this one "
+        "stops working.",
+    ),
+    "forward_name_label": ("転送先のお名前", "Their name"),
+    "forward_message_label": ("メッセージ", "Message"),
+    "forward_submit": ("転送する", "Forward"),
+    "forwarded_done_title": ("転送しました", "Forwarded"),
+    "forwarded_done_text": (
+        "{name} 様（{email}）に依頼メールを送りました。",
+        "{name} ({email}) has been sent the request.",
+    ),
+    "forwarded_done_after": (
+        "このリンクはもう使えません。この画面は閉じてかまいません。",
+        "Your link no longer works. You can close this page.",
+    ),
+    "link_invalid_title": ("リンクが無効です", "This link is not valid"),
+    "link_expired_title": ("有効期限切れ", "This link has expired"),
+    "link_cancelled_title": ("取り消された文書です", "The document was cancelled"),
+    "link_forwarded_title": ("転送済みです", "The document was forwarded"),
+    "link_used_title": ("対応済みです", "Already answered"),
+    "link_state_help": (
+        "ご不明な点は、依頼メールの送信者にお問い合わせください。",
+        "If anything is unclear, please contact the sender of the request mail.",
+    ),
+    "agreed_done_title": ("同意しました", "You agreed"),
+    "agreed_done_completed": (
+        "全員の同意がそろい、締結が完了しました。"
+        "署名済みPDFをダウンロードできるリンクをメールでお送りしました。",
+        "Everyone has agreed: the document is complete. "
+        "A mail with a link to the signed PDF is on its way.",
+    ),
+    "agreed_done_after": (
+        "この画面は閉じてかまいません。",
+        "You can close this page.",
+    ),
+    # pages: development outbox
+    "outbox_title": ("開発用メールボックス", "Development outbox"),
+    "outbox_intro": (
+        "SMTPサーバーが設定されていないため、送信されるはずのメールをここに表示しています。"
+        "リンクを開くと宛先の方の画面になります。",
+        "No SMTP server is set, so the mails the service would send are shown here. Follow a "
+        "link to act as that recipient.",
+    ),
+    "outbox_empty": ("メールはまだありません。", "No mail yet."),
+    "mail_to": ("宛先", "To"),
+    "mail_attachment": ("添付", "Attachment"),
 }
 
 

@@ -1,15 +1,23 @@
 """PDF side of the contract service: check uploads, stamp the document ID, seal, finalize.
 
-inspect_pdf(source, max_bytes=…, max_pages=…) -> PdfInfo    or PdfRejected(code, ja, en)
-stamp_document_id(source, output, document_id)              incremental update on page 1
-Sealer(signer, timestamper_url, trust_roots)
-    await .seal(source, output, field_name=…, reason=…)     PAdES B-T platform seal
-    await .finalize(source, output)                         final seal + DSS + doc TS (B-LTA)
-seal_signer_from_files(…) / seal_signer_from_pkcs11(…) -> SealKey (.signer, .close())
-create_development_seal(directory) -> DevelopmentSealFiles
+    inspect_pdf(source, max_bytes=…, max_pages=…) -> PdfInfo   or PdfRejected(code, ja, en)
+    stamp_document_id(source, output, document_id)             incremental update, page 1
+    Sealer(signer, timestamper_url, trust_roots)
+        await .seal(source, output, field_name=…, reason=…)    PAdES B-T platform seal
+        await .finalize(source, output)                        final seal + DSS + doc TS
+    seal_signer_from_files(…) / seal_signer_from_pkcs11(…) -> SealKey (.signer, .close())
+    create_development_seal(directory, crl_url=…) -> DevelopmentSealFiles
+    development_seal_crl(directory) -> bytes                   what to serve at crl_url
+
+Failures: `PdfRejected` (an upload), `SealingError` and its `TimestampUnavailable` and
+`ValidationDataUnavailable` (nothing written; `.retryable`), `SealKeyError` (start-up).
 """
 
-from webapp.pdf.dev_seal import DevelopmentSealFiles, create_development_seal
+from webapp.pdf.dev_seal import (
+    DevelopmentSealFiles,
+    create_development_seal,
+    development_seal_crl,
+)
 from webapp.pdf.errors import (
     PdfError,
     PdfRejected,
@@ -43,6 +51,7 @@ __all__ = [
     "TimestampUnavailable",
     "ValidationDataUnavailable",
     "create_development_seal",
+    "development_seal_crl",
     "inspect_pdf",
     "seal_signer_from_files",
     "seal_signer_from_pkcs11",

@@ -1,8 +1,11 @@
-"""A development platform seal: its own root CA and a seal certificate, made once per data dir.
+"""A development platform seal: its own root CA, a seal certificate and a CRL, kept in a dir.
 
 Nothing here is for production, and the certificates say so in their names. Production
 seals come from an HSM through PKCS#11 (`webapp.pdf.seal_keys.seal_signer_from_pkcs11`).
-Keys are EC P-256, written 0600 in a 0700 directory; a second call reuses what is there.
+Keys are written 0600 in a 0700 directory; a second call reuses what is there.
+
+A seal that should pass long-term (LTA) validation needs a revocation source: give
+`create_development_seal` the URL where the application serves `development_seal_crl`.
 """
 
 from __future__ import annotations
@@ -17,27 +20,40 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
-ROOT_VALIDITY = datetime.timedelta(days=10 * 365)
-SEAL_VALIDITY = datetime.timedelta(days=3 * 365)
+from webapp.pdf.dev_certs import (
+    DOCUMENT_SIGNING_EKU,
+    Root,
+    build_crl,
+    build_root,
+    build_seal,
+    crl_url_of,
+)
+
+__all__ = [
+    "DOCUMENT_SIGNING_EKU",
+    "DevelopmentSealFiles",
+    "create_development_seal",
+    "development_seal_crl",
+    "development_seal_files",
+]
+
 RENEW_BEFORE = datetime.timedelta(days=30)
-_BACKDATE = datetime.timedelta(minutes=5)
-_ORGANIZATION = "mynasign DEVELOPMENT - not for production"
-_Root = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+CRL_RENEW_BEFORE = datetime.timedelta(days=1)
+_PEM = serialization.Encoding.PEM
 
 
 @dataclass(frozen=True)
 class DevelopmentSealFiles:
-    """Where the development seal lives (PEM files)."""
+    """Where the development seal lives (PEM files; the CRL is DER)."""
 
     root_cert: Path
     root_key: Path
     seal_cert: Path
     seal_key: Path
+    crl: Path
 
 
 def development_seal_files(directory: Path) -> DevelopmentSealFiles:
@@ -48,14 +64,16 @@ def development_seal_files(directory: Path) -> DevelopmentSealFiles:
         root_key=directory / "seal-root.key",
         seal_cert=directory / "seal.crt",
         seal_key=directory / "seal.key",
+        crl=directory / "seal-root.crl",
     )
 
 
-def create_development_seal(directory: Path) -> DevelopmentSealFiles:
+def create_development_seal(directory: Path, *, crl_url: str | None = None) -> DevelopmentSealFiles:
     """Make (or reuse) the development seal root and seal certificate in `directory`.
 
-    A present, matching and not nearly expired seal is reused; a missing or expiring seal
-    certificate is issued again under the existing root; a missing root starts afresh.
+    A present seal is reused when its key matches, it chains to the root, it is not about
+    to expire and it names `crl_url` as its CRL; otherwise a new seal is issued under the
+    existing root. A missing root starts everything afresh.
     """
     files = development_seal_files(directory)
     directory = Path(directory)
@@ -64,16 +82,40 @@ def create_development_seal(directory: Path) -> DevelopmentSealFiles:
         now = datetime.datetime.now(datetime.UTC)
         root = _load_root(files)
         if root is None:
-            root = _issue_root(files, now)
-        elif _current_seal(files, root[0], now):
+            root = build_root(now)
+            _write_file(files.root_key, _key_pem(root[1]), 0o600)
+            _write_file(files.root_cert, root[0].public_bytes(_PEM), 0o644)
+            files.crl.unlink(missing_ok=True)
+        elif _current_seal(files, root[0], now, crl_url):
             return files
-        _issue_seal(files, root, now)
+        cert, key = build_seal(root, now, crl_url)
+        _write_file(files.seal_key, _key_pem(key), 0o600)
+        _write_file(files.seal_cert, cert.public_bytes(_PEM), 0o644)
     return files
 
 
-def _load_root(
-    files: DevelopmentSealFiles,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+def development_seal_crl(directory: Path) -> bytes:
+    """The development root's current CRL (DER), issued afresh when it nears its next update."""
+    files = development_seal_files(directory)
+    with _locked(Path(directory)):
+        now = datetime.datetime.now(datetime.UTC)
+        number = 1
+        if files.crl.is_file():
+            stored = x509.load_der_x509_crl(files.crl.read_bytes())
+            next_update = stored.next_update_utc
+            if next_update is not None and next_update - CRL_RENEW_BEFORE > now:
+                return files.crl.read_bytes()
+            number = stored.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+            number += 1
+        root = _load_root(files)
+        if root is None:
+            raise FileNotFoundError(f"no development seal root in {directory}")
+        der = build_crl(root, now, number).public_bytes(serialization.Encoding.DER)
+        _write_file(files.crl, der, 0o644)
+        return der
+
+
+def _load_root(files: DevelopmentSealFiles) -> Root | None:
     if not (files.root_cert.is_file() and files.root_key.is_file()):
         return None
     cert = x509.load_pem_x509_certificate(files.root_cert.read_bytes())
@@ -84,9 +126,9 @@ def _load_root(
 
 
 def _current_seal(
-    files: DevelopmentSealFiles, root: x509.Certificate, now: datetime.datetime
+    files: DevelopmentSealFiles, root: x509.Certificate, now: datetime.datetime, crl_url: str | None
 ) -> bool:
-    """Whether the stored seal certificate and key match, chain to `root` and stay valid."""
+    """Whether the stored seal matches its key, chains to `root`, stays valid, names `crl_url`."""
     if not (files.seal_cert.is_file() and files.seal_key.is_file()):
         return False
     cert = x509.load_pem_x509_certificate(files.seal_cert.read_bytes())
@@ -99,92 +141,7 @@ def _current_seal(
         isinstance(key, ec.EllipticCurvePrivateKey)
         and key.public_key() == cert.public_key()
         and cert.not_valid_after_utc - RENEW_BEFORE > now
-    )
-
-
-def _issue_root(files: DevelopmentSealFiles, now: datetime.datetime) -> _Root:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("mynasign DEV platform seal root CA (DEVELOPMENT)")
-    cert = (
-        _builder(name, name, key.public_key(), now, ROOT_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    _write_file(files.root_key, _key_pem(key), 0o600)
-    _write_file(files.root_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    return cert, key
-
-
-def _issue_seal(
-    files: DevelopmentSealFiles,
-    root: _Root,
-    now: datetime.datetime,
-) -> None:
-    root_cert, root_key = root
-    key = ec.generate_private_key(ec.SECP256R1())
-    root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (
-        _builder(
-            _name("mynasign DEV platform seal (DEVELOPMENT)"),
-            root_cert.subject,
-            key.public_key(),
-            now,
-            SEAL_VALIDITY,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING_EKU]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
-            critical=False,
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    _write_file(files.seal_key, _key_pem(key), 0o600)
-    _write_file(files.seal_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _builder(
-    subject: x509.Name,
-    issuer: x509.Name,
-    public_key: ec.EllipticCurvePublicKey,
-    now: datetime.datetime,
-    validity: datetime.timedelta,
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + validity)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    )
-
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not ca,
-        content_commitment=not ca,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
+        and crl_url_of(cert) == crl_url
     )
 
 
@@ -214,7 +171,7 @@ def _write_file(path: Path, data: bytes, mode: int) -> None:
 
 @contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    """One creator at a time per directory, across processes."""
+    """One writer at a time per directory, across processes."""
     descriptor = os.open(directory / ".seal.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)

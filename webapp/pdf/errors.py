@@ -20,12 +20,18 @@ class PdfRejected(PdfError):  # noqa: N818 - the name the issue gives it
 class SealingError(PdfError):
     """A seal, validation-data or timestamp step that did not happen; nothing was written.
 
-    The caller keeps the document as it was and may try again later.
+    The caller keeps the document as it was. `retryable` says whether trying again later
+    can help (a service was down) or not (a certificate in the document is revoked or
+    cannot be trusted).
     """
+
+    retryable = False
 
 
 class TimestampUnavailable(SealingError):  # noqa: N818 - the name the issue gives it
     """The time-stamping authority could not be reached or refused to answer."""
+
+    retryable = True
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(
@@ -40,6 +46,8 @@ class TimestampUnavailable(SealingError):  # noqa: N818 - the name the issue giv
 
 class ValidationDataUnavailable(SealingError):  # noqa: N818 - like TimestampUnavailable
     """Certificates or revocation data (OCSP, CRL) for a signature could not be obtained."""
+
+    retryable = True
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(

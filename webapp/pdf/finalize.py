@@ -21,9 +21,9 @@ from pyhanko.sign.validation import EmbeddedPdfSignature
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import (
+    CertificateFetchError,
     InsufficientRevinfoError,
     PathBuildingError,
-    PathValidationError,
     RevokedError,
     ValidationError,
 )
@@ -41,6 +41,8 @@ async def add_validation_data_and_document_timestamp(
     timestamper: HTTPTimeStamper,
     trust_roots: Sequence[x509.Certificate],
     md_algorithm: str,
+    *,
+    chunk_size: int,
 ) -> None:
     """Append DSS + document timestamp to `document` (readable, writable, seekable) in place.
 
@@ -71,6 +73,7 @@ async def add_validation_data_and_document_timestamp(
                 validation_context=context,
                 dss_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
                 in_place=True,
+                chunk_size=chunk_size,
             )
         except TimestampRequestError as exc:
             raise TimestampUnavailable(str(exc)) from exc
@@ -90,6 +93,7 @@ async def _paths_of(
 
 
 def _certificate_problem(exc: Exception) -> SealingError:
+    """What a certificate validation failure means for the caller."""
     if isinstance(exc, RevokedError):
         return SealingError(
             "certificate_revoked",
@@ -97,13 +101,12 @@ def _certificate_problem(exc: Exception) -> SealingError:
             "A certificate of a signature in the document has been revoked; "
             "the document cannot be completed.",
         )
-    if isinstance(exc, PathBuildingError) or (
-        isinstance(exc, PathValidationError) and not isinstance(exc, InsufficientRevinfoError)
-    ):
-        return SealingError(
-            "certificate_untrusted",
-            "文書内の署名の証明書を信頼できる認証局まで検証できないため、締結処理を完了できません。",
-            "A certificate of a signature in the document cannot be validated up to a "
-            "trusted root; the document cannot be completed.",
-        )
-    return ValidationDataUnavailable(str(exc))
+    if isinstance(exc, InsufficientRevinfoError | CertificateFetchError):
+        return ValidationDataUnavailable(str(exc))
+    return SealingError(
+        "certificate_untrusted",
+        "文書内の署名の証明書を検証できません（信頼できない認証局、有効期間外など）。"
+        "締結処理を完了できません。",
+        "A certificate of a signature in the document cannot be validated (an untrusted "
+        "issuer, outside its validity, or otherwise invalid); the document cannot be completed.",
+    )

@@ -8,9 +8,9 @@ taken for an indefinite one and forces the same (asn1crypto issues #249, #256). 
 seal, a timestamp token sits some twenty levels deep, so one seal took 0.1 s or 5 s at
 random, depending on the lengths it happened to have.
 
-Signed bytes must never be re-encoded anyway. So the TSA's tokens and our signed
-attributes are frozen: parsed from the DER that was (or will be) signed, and always
-written out as exactly that DER. A frozen value must not be changed.
+Signed bytes must never be re-encoded anyway. So the TSA's tokens, our signed attributes
+and each finished CMS are frozen: parsed from the DER that was (or will be) signed, and
+always written out as exactly that DER. A frozen value must not be changed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from asn1crypto import cms
-from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.timestamps.common_utils import handle_tsp_response
 
 
@@ -64,13 +64,21 @@ class KeepingTimeStamper(HTTPTimeStamper):
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
         nonce, request = self.request_cms(message_digest, md_algorithm)  # type: ignore[no-untyped-call]
         response = await self.async_request_tsa_response(request)
-        received = response["time_stamp_token"].dump()  # as sent: nothing parsed inside yet
-        handle_tsp_response(response, nonce)  # status and nonce; raises TimestampRequestError
-        return FrozenContentInfo.freeze(received)
+        try:
+            received = response["time_stamp_token"].dump()  # as sent: nothing parsed inside yet
+            handle_tsp_response(response, nonce)  # status and nonce; TimestampRequestError
+            return FrozenContentInfo.freeze(received)
+        except (ValueError, TypeError, KeyError) as exc:  # not a time-stamp response at all
+            raise TimestampRequestError("the TSA's answer cannot be parsed") from exc
 
 
-class StableSignedAttributes:
-    """Mixin for pyHanko `Signer`s: signed and unsigned attributes embedded frozen."""
+class FrozenSignatures:
+    """Mixin for pyHanko `Signer`s: signed and unsigned attributes and the CMS come out frozen.
+
+    Each level is frozen on its own because asn1crypto copies a value whenever it is
+    tagged into a parent (the attribute sets into a SignerInfo, the SignedData into its
+    ContentInfo), and a copy re-parses its children into plain, unfrozen classes.
+    """
 
     async def async_sign_prescribed_attributes(
         self, digest_algorithm: str, signed_attrs: cms.CMSAttributes, *args: Any, **kwargs: Any
@@ -79,7 +87,7 @@ class StableSignedAttributes:
         result: cms.ContentInfo = await super().async_sign_prescribed_attributes(  # type: ignore[misc]
             digest_algorithm, frozen, *args, **kwargs
         )
-        return result
+        return FrozenContentInfo.freeze(result.dump())
 
     async def unsigned_attrs(self, *args: Any, **kwargs: Any) -> cms.CMSAttributes | None:
         attributes = await super().unsigned_attrs(*args, **kwargs)  # type: ignore[misc]

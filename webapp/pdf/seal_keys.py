@@ -23,7 +23,7 @@ from pyhanko.sign.signers import Signer
 from pyhanko.sign.signers.pdf_cms import SimpleSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from webapp.pdf.frozen_asn1 import StableSignedAttributes
+from webapp.pdf.frozen_asn1 import FrozenSignatures
 
 
 class SealKeyError(Exception):
@@ -139,14 +139,18 @@ def seal_signer_from_pkcs11(
         signer = _SerialPkcs11Signer(
             session, key_label=key_label, cert_label=cert_label or key_label, ca_chain=chain
         )
-        _ = signer.signing_cert  # loads certificate and key handle now, in this thread
+        # loads the certificate and the key handle now, in this thread
+        if signer.signing_cert.public_key.algorithm == "ec":
+            # hash here, sign with plain CKM_ECDSA: every token has it (SoftHSM2 has no
+            # CKM_ECDSA_SHA256)
+            signer.use_raw_mechanism = True
     except Exception as exc:
         session.close()
         raise SealKeyError(f"cannot find the seal key {key_label!r} on the token: {exc}") from exc
     return Pkcs11SealKey(session, signer)
 
 
-class _SerialPkcs11Signer(StableSignedAttributes, PKCS11Signer):
+class _SerialPkcs11Signer(FrozenSignatures, PKCS11Signer):
     """A PKCS#11 signer whose signatures never overlap on the one session.
 
     A PKCS#11 session runs one signing operation at a time, and seals may run in several
@@ -174,8 +178,8 @@ class _SerialPkcs11Signer(StableSignedAttributes, PKCS11Signer):
             self._signing.release()
 
 
-class _FileSigner(StableSignedAttributes, SimpleSigner):
-    """pyHanko's in-memory signer, embedding its signed attributes exactly as signed."""
+class _FileSigner(FrozenSignatures, SimpleSigner):
+    """pyHanko's in-memory signer, its CMS frozen (see `webapp.pdf.frozen_asn1`)."""
 
 
 def _one_cert(path: Path) -> x509.Certificate:

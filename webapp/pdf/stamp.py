@@ -3,7 +3,8 @@
 The original bytes are copied unchanged and the stamp is appended (a form XObject and a
 page content stream), so signatures made before or after stay valid. The text is ASCII in
 the standard Courier font: no CJK font ships with the system, and embedding one only for
-「文書ID」 would add megabytes or a subsetting dependency to every document.
+「文書ID」 would add megabytes or a subsetting dependency to every document. A page turned
+by /Rotate gets the stamp in the corner that is bottom left before turning.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pyhanko.stamp import TextStamp, TextStampStyle
 
 DOCUMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FONT_SIZE = 7
+IO_CHUNK = 256 * 1024
 MARGIN = 12  # points from the visible page's bottom-left corner
 TEXT_GREY = (0.3, 0.3, 0.3)
 _INHERITABLE_BOX = ("/CropBox", "/MediaBox")
@@ -33,6 +35,7 @@ def stamp_document_id(source: BinaryIO, output: BinaryIO, document_id: str) -> N
         raise ValueError("a document ID is 1 to 64 letters, digits, '-' or '_'")
     source.seek(0)
     writer = IncrementalPdfFileWriter(source, strict=True)
+    writer.IO_CHUNK_SIZE = IO_CHUNK  # the copy of the original: 4 KiB steps by default
     page_ref, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
     page = page_ref.get_object()
     if "/Contents" not in page:  # a blank page may have none; pyHanko appends to a list

@@ -1,0 +1,231 @@
+"""Pages for a recipient (no account) at `/r/<token>`: open, read, agree, reject, forward.
+
+Opening takes the terms and the access code (if set) and keeps the session in a cookie
+scoped to the link. Agreeing is confirmed in a dialog, or on a page without JavaScript.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from webapp.db.models import DocumentStatus, Recipient
+from webapp.errors import DomainError, GoneError, NotFoundError, UnauthorizedError
+from webapp.i18n import request_language
+from webapp.pages import PageDb, context_of, redirect, render, require_csrf
+from webapp.routers.api_documents import pdf_response
+from webapp.routers.api_recipients import RecipientWho
+from webapp.services import recipients, revisions
+from webapp.services.notify import OPEN_STATUSES
+from webapp.web_session import RECIPIENT_COOKIE, set_recipient_cookie
+
+
+def _no_store(request: Request) -> None:
+    request.state.no_store = True
+
+
+router = APIRouter(
+    prefix="/r", tags=["pages: recipients"], include_in_schema=False,
+    dependencies=[Depends(require_csrf), Depends(_no_store)],
+)  # fmt: skip
+Text = Annotated[str, Form()]
+
+
+def party_session(request: Request) -> str:
+    """The session token this link's cookie holds (set when the link was opened)."""
+    token = request.cookies.get(RECIPIENT_COOKIE)
+    if not token:
+        raise UnauthorizedError("session_expired")
+    return token
+
+
+PartySession = Annotated[str, Depends(party_session)]
+
+
+def _is_form_error(error: DomainError) -> bool:
+    """Errors told on the form itself; link states and missing things get their own page."""
+    return not isinstance(error, NotFoundError | GoneError)
+
+
+def _open_page(
+    request: Request, recipient: Recipient, token: str, *, status: int = 200, error: str | None
+) -> HTMLResponse:
+    return render(
+        request, "r_open.html", status=status, error=error, token=token,
+        document=recipient.document, recipient=recipient,
+    )  # fmt: skip
+
+
+def _document_page(request: Request, recipient: Recipient, token: str) -> HTMLResponse:
+    document = recipient.document
+    can_act = recipient.status in OPEN_STATUSES and document.status is DocumentStatus.SENT
+    return render(
+        request, "r_document.html", token=token, document=document, recipient=recipient,
+        can_act=can_act, completed=document.status is DocumentStatus.COMPLETED,
+    )  # fmt: skip
+
+
+@router.get("/{token}")
+def link(request: Request, token: str, db: PageDb) -> HTMLResponse:
+    """The document when this browser opened the link already, else the terms."""
+    context = context_of(request)
+    recipient = recipients.recipient_for_link(context, db, token)
+    session = request.cookies.get(RECIPIENT_COOKIE)
+    if session:
+        try:
+            recipient = recipients.recipient_for_session(context, db, token, session)
+        except UnauthorizedError as error:
+            message = error.text(request_language(request))
+            return _open_page(request, recipient, token, error=message)
+        return _document_page(request, recipient, token)
+    return _open_page(request, recipient, token, error=None)
+
+
+@router.post("/{token}/open")
+def open_link(
+    request: Request,
+    token: str,
+    db: PageDb,
+    who: RecipientWho,
+    accept_terms: Text = "",
+    access_code: Text = "",
+) -> Response:
+    context = context_of(request)
+    try:
+        opened = recipients.open_link(
+            context, db, token, accept_terms=bool(accept_terms), access_code=access_code[:64],
+            who=who,
+        )  # fmt: skip
+    except DomainError as error:
+        if not _is_form_error(error):
+            raise
+        db.rollback()
+        recipient = recipients.recipient_for_link(context, db, token)
+        message = error.text(request_language(request))
+        return _open_page(request, recipient, token, status=error.status_code, error=message)
+    db.commit()
+    response = redirect(request, f"/r/{token}")
+    set_recipient_cookie(response, context.settings, token, opened.session_token)
+    return response
+
+
+def _party(request: Request, db: Session, token: str, session: str) -> Recipient:
+    return recipients.recipient_for_session(context_of(request), db, token, session)
+
+
+@router.get("/{token}/pdf")
+def pdf(request: Request, token: str, session: PartySession, db: PageDb) -> StreamingResponse:
+    document = _party(request, db, token, session).document
+    blob = revisions.current_revision(db, document).blob_name
+    return pdf_response(context_of(request), document, blob)
+
+
+@router.get("/{token}/agree")
+def agree_confirm(request: Request, token: str, session: PartySession, db: PageDb) -> Response:
+    """The confirmation step, for browsers without the dialog (no JavaScript)."""
+    recipient = _party(request, db, token, session)
+    if recipient.status not in OPEN_STATUSES:
+        return redirect(request, f"/r/{token}")
+    return render(
+        request, "confirm.html", kind="agree", action=f"/r/{token}/agree", back=f"/r/{token}",
+        document=recipient.document, recipient=recipient,
+    )  # fmt: skip
+
+
+@router.post("/{token}/agree")
+async def agree(
+    request: Request, token: str, session: PartySession, who: RecipientWho
+) -> HTMLResponse:
+    """Sealed by the platform (a few seconds); a card signer is told the card is needed.
+
+    Answered with a page rather than a redirect: the last agreement completes the
+    document, and completion mails every party a fresh link in place of this one.
+    """
+    context = context_of(request)
+    agreed = await recipients.agree(context, token, session, who)
+    with context.sessions() as db:  # reloaded: completion may have changed the document
+        recipient = db.get_one(Recipient, agreed.id)
+        return render(
+            request, "r_agreed.html", document=recipient.document, recipient=recipient,
+            completed=recipient.document.status is DocumentStatus.COMPLETED,
+        )  # fmt: skip
+
+
+@router.get("/{token}/reject")
+def reject_form(request: Request, token: str, session: PartySession, db: PageDb) -> HTMLResponse:
+    recipient = _party(request, db, token, session)
+    return render(request, "r_reject.html", token=token, document=recipient.document, reason="")
+
+
+@router.post("/{token}/reject")
+def reject(
+    request: Request,
+    token: str,
+    session: PartySession,
+    db: PageDb,
+    who: RecipientWho,
+    reason: Text = "",
+) -> Response:
+    recipient = _party(request, db, token, session)
+    try:
+        recipients.reject(context_of(request), db, recipient, reason, who)
+    except DomainError as error:
+        if not _is_form_error(error):
+            raise
+        db.rollback()
+        return render(
+            request, "r_reject.html", status=error.status_code, token=token,
+            document=recipient.document, reason=reason,
+            error=error.text(request_language(request)),
+        )  # fmt: skip
+    db.commit()
+    context_of(request).wake_mail()
+    return redirect(request, f"/r/{token}")
+
+
+@router.get("/{token}/forward")
+def forward_form(request: Request, token: str, session: PartySession, db: PageDb) -> HTMLResponse:
+    recipient = _party(request, db, token, session)
+    return render(
+        request, "r_forward.html", token=token, document=recipient.document,
+        recipient=recipient, form={},
+    )  # fmt: skip
+
+
+@router.post("/{token}/forward")
+def forward(
+    request: Request,
+    token: str,
+    session: PartySession,
+    db: PageDb,
+    who: RecipientWho,
+    name: Text = "",
+    email: Text = "",
+    message: Text = "",
+) -> HTMLResponse:
+    context = context_of(request)
+    recipient = _party(request, db, token, session)
+    try:
+        successor = recipients.forward(
+            context, db, recipient, name=name[:200], email=email[:254],
+            message=message.strip() or None, who=who,
+        )  # fmt: skip
+    except DomainError as error:
+        if not _is_form_error(error):
+            raise
+        db.rollback()
+        return render(
+            request, "r_forward.html", status=error.status_code, token=token,
+            document=recipient.document, recipient=recipient,
+            form={"name": name, "email": email, "message": message},
+            error=error.text(request_language(request)),
+        )  # fmt: skip
+    db.commit()
+    context.wake_mail()
+    return render(
+        request, "r_forwarded.html", document=recipient.document, name=successor.name,
+        email=successor.email, require_card=successor.require_card,
+    )  # fmt: skip
