@@ -45,7 +45,7 @@ def demo_sender(settings: Settings) -> tuple[str, str | None, str | None]:
         with make_session_factory(engine)() as db:
             if db.scalar(select(User).where(User.email == DEMO_EMAIL)) is not None:
                 return DEMO_EMAIL, None, None
-            password = "demo-" + secrets.token_urlsafe(9)
+            password = secrets.token_urlsafe(12)
             user = sign_up(db, DEMO_EMAIL, password, "デモ 送信者")
             token = create_api_token(db, user, "development").token
             db.commit()
