@@ -20,6 +20,7 @@ from webapp.mail.outbox import AttachmentLoader, OutboxWorker
 from webapp.mail.smtp import SmtpConfig
 from webapp.pdf import Sealer, SealKey, create_development_seal, seal_signer_from_files
 from webapp.pdf.seal_keys import seal_signer_from_pkcs11
+from webapp.services.completion_retry import CompletionRetry
 from webapp.services.context import ServiceContext
 from webapp.settings import ConfigurationError, Settings
 
@@ -80,9 +81,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             outbox = OutboxWorker(sessions, _smtp_config(settings), _attachment_loader(context))
             outbox.start()
             context.wake_mail = outbox.wake
+        retry = CompletionRetry(context)
+        retry.start()
         try:
             yield Runtime(context, engine, seal_key, outbox, dev_pki_url)
         finally:
+            await retry.stop()
             if outbox is not None:
                 await outbox.stop()
             engine.dispose()

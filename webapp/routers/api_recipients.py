@@ -88,6 +88,8 @@ def reject(
 ) -> dict[str, Any]:
     recipient = service.recipient_for_session(context, db, token, session)
     service.reject(context, db, recipient, body.reason, actor)
+    db.commit()
+    context.wake_mail()
     return party_view(recipient)
 
 
@@ -99,4 +101,6 @@ def forward(
     service.forward(
         context, db, recipient, name=body.name, email=body.email, message=body.message, who=actor
     )
+    db.commit()
+    context.wake_mail()
     return {"forwarded_to": body.email}

@@ -1,0 +1,63 @@
+"""Finishes documents whose completion failed (a TSA or OCSP outage), until it succeeds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+
+from webapp.db.models import Document, DocumentStatus
+from webapp.errors import DomainError
+from webapp.services.context import ServiceContext
+from webapp.services.notify import next_recipient
+from webapp.services.recipients import complete_if_ready
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 60.0
+
+
+def documents_awaiting_completion(ctx: ServiceContext) -> list[str]:
+    """Sent documents every party has answered: only the closing step is missing."""
+    with ctx.sessions() as db:
+        sent = db.scalars(select(Document).where(Document.status == DocumentStatus.SENT)).all()
+        return [document.id for document in sent if next_recipient(document) is None]
+
+
+async def complete_pending(ctx: ServiceContext) -> int:
+    """Try the closing step of each waiting document once; how many were completed."""
+    done = 0
+    for document_id in await asyncio.to_thread(documents_awaiting_completion, ctx):
+        try:
+            done += await complete_if_ready(ctx, document_id)
+        except DomainError as exc:
+            log.warning("document %s still cannot be completed: %s", document_id, exc.code)
+    return done
+
+
+class CompletionRetry:
+    """A background task of the app's lifespan running `complete_pending` every minute."""
+
+    def __init__(self, ctx: ServiceContext, interval: float = RETRY_SECONDS) -> None:
+        self._ctx = ctx
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="completion-retry")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await complete_pending(self._ctx)
+            except Exception:  # a database hiccup must not end the retries
+                log.exception("completion retry round failed")
+            await asyncio.sleep(self._interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
