@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ async def send_document(ctx: ServiceContext, owner: User, document_id: str, who:
 
 
 async def _stamp(source: BinaryIO, output: BinaryIO, *, document_id: str) -> None:
-    stamp_document_id(source, output, document_id)
+    await asyncio.to_thread(stamp_document_id, source, output, document_id)  # off the event loop
 
 
 def cancel_document(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from webapp.errors import UnavailableError
+from webapp.errors import ConflictError, DomainError, UnavailableError
 from webapp.pdf import SealingError, TimestampUnavailable
 from webapp.services.context import ServiceContext
 from webapp.services.revisions import PdfStep
@@ -34,7 +34,9 @@ def finalize_step(ctx: ServiceContext) -> PdfStep:
     return finalize
 
 
-def _unavailable(exc: SealingError) -> UnavailableError:
-    """503 with the PDF layer's own words; nothing was recorded, so trying again is safe."""
+def _unavailable(exc: SealingError) -> DomainError:
+    """The PDF layer's own words; nothing was recorded. 503 when trying again can help
+    (TSA or OCSP down), 409 when it cannot (a revoked or untrusted certificate)."""
     code = "tsa_unavailable" if isinstance(exc, TimestampUnavailable) else exc.code
-    return UnavailableError(code, messages=(exc.message_ja, exc.message_en))
+    kind = UnavailableError if exc.retryable else ConflictError
+    return kind(code, messages=(exc.message_ja, exc.message_en))
