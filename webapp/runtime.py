@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine
 
+from jpkisim.pki_server import EXTRA_DIR
 from webapp.db.engine import make_engine, make_session_factory, sqlite_url
 from webapp.db.migrate import current_revision, head_revision, upgrade
 from webapp.db.models import Document, OutgoingMail
@@ -19,12 +20,14 @@ from webapp.files import EncryptedFileStore, KeyEncryptionKey
 from webapp.mail.outbox import AttachmentLoader, OutboxWorker
 from webapp.mail.smtp import SmtpConfig
 from webapp.pdf import Sealer, SealKey, create_development_seal, seal_signer_from_files
+from webapp.pdf.dev_seal import development_seal_crl
 from webapp.pdf.seal_keys import seal_signer_from_pkcs11
 from webapp.services.completion_retry import CompletionRetry
 from webapp.services.context import ServiceContext
 from webapp.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
+DEV_SEAL_CRL = "seal-root.crl"
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Runtime:
     seal_key: SealKey
     outbox: OutboxWorker | None
     dev_pki_url: str | None
+    trust_roots: list[bytes]
+    """Roots of the seal and the TSA: what a finished document is validated against."""
 
 
 def database_url(settings: Settings) -> str:
@@ -65,7 +70,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             dev_pki_url, tsa_root = stack.enter_context(_development_pki(data_dir / "pki"))
             tsa_url = f"{dev_pki_url}/tsa"
             trust_roots.append(tsa_root)
-        seal_key, seal_root = _seal_key(settings, data_dir)
+        seal_key, seal_root = _seal_key(settings, data_dir, dev_pki_url)
         stack.callback(seal_key.close)
         if seal_root is not None:
             trust_roots.append(seal_root)
@@ -84,7 +89,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         retry = CompletionRetry(context)
         retry.start()
         try:
-            yield Runtime(context, engine, seal_key, outbox, dev_pki_url)
+            yield Runtime(context, engine, seal_key, outbox, dev_pki_url, trust_roots)
         finally:
             await retry.stop()
             if outbox is not None:
@@ -112,7 +117,9 @@ def _development_pki(directory: Path) -> Iterator[tuple[str, bytes]]:
         server.stop()
 
 
-def _seal_key(settings: Settings, data_dir: Path) -> tuple[SealKey, bytes | None]:
+def _seal_key(
+    settings: Settings, data_dir: Path, dev_pki_url: str | None
+) -> tuple[SealKey, bytes | None]:
     """The platform seal: PKCS#11, key files, or (development) a generated key."""
     mode = settings.seal_mode
     if mode == "pkcs11":
@@ -130,7 +137,12 @@ def _seal_key(settings: Settings, data_dir: Path) -> tuple[SealKey, bytes | None
             settings.seal_key_file, settings.seal_cert_file, settings.seal_chain_files
         )
         return key, _last_root(settings.seal_chain_files)
-    files = create_development_seal(data_dir / "seal")
+    crl_url = f"{dev_pki_url}/{EXTRA_DIR}/{DEV_SEAL_CRL}" if dev_pki_url else None
+    files = create_development_seal(data_dir / "seal", crl_url=crl_url)
+    if dev_pki_url:  # the development PKI serves the seal root's CRL for validators
+        extra = data_dir / "pki" / EXTRA_DIR
+        extra.mkdir(exist_ok=True)
+        (extra / DEV_SEAL_CRL).write_bytes(development_seal_crl(data_dir / "seal"))
     key = seal_signer_from_files(files.seal_key, files.seal_cert, [files.root_cert])
     return key, _pem_der(files.root_cert)
 

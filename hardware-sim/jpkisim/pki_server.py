@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import socket
 import threading
 import urllib.parse
@@ -87,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._ocsp(pki, _decode_get_request(path.removeprefix("/ocsp/")))
         elif path in ("/ocsp", "/tsa"):
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST")
+        elif (extra := _extra_file(self.server.pki_dir, path)) is not None:
+            content_type = _EXTRA_TYPES[extra.suffix]
+            self._reply(HTTPStatus.OK, content_type, extra.read_bytes())
         else:
             self._error(HTTPStatus.NOT_FOUND, "no such resource")
 
@@ -240,3 +244,18 @@ def _announce(httpd: _PkiHttpServer, url: str) -> None:
             base_url,
             url,
         )
+
+
+EXTRA_DIR = "extra"
+_EXTRA_TYPES = {".crl": "application/pkix-crl", ".crt": "application/pkix-cert"}
+_EXTRA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
+
+
+def _extra_file(pki_dir: Path, path: str) -> Path | None:
+    """`/extra/<name>`: a CRL or certificate another development service left in
+    `<pki dir>/extra/` (the development seal's CRL, say); plain names only."""
+    name = path.removeprefix(f"/{EXTRA_DIR}/")
+    if name == path or not _EXTRA_NAME.fullmatch(name) or ".." in name:
+        return None
+    candidate = Path(pki_dir) / EXTRA_DIR / name
+    return candidate if candidate.suffix in _EXTRA_TYPES and candidate.is_file() else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.webapp.conftest import Service, make_pdf
+from tests.webapp.pdf.checks import lta_results, passed
 
 
 def upload(service: Service, title: str = "業務委託契約書") -> str:
@@ -87,6 +88,12 @@ def test_two_parties_agree_and_the_document_is_completed(service: Service) -> No
     assert pdfsig.stdout.count("Signature is Valid.") == 4, pdfsig.stdout
     assert "Signature #5" in pdfsig.stdout and "Signature #6" not in pdfsig.stdout
     assert "Signature is Invalid" not in pdfsig.stdout
+
+    # offline AdES-LTA validation of every signature against the development roots
+    runtime = service.client.app.state.runtime  # type: ignore[attr-defined]
+    results = lta_results(path, runtime.trust_roots)
+    assert len(results) == 4
+    assert all(passed(result) for result in results.values()), results
 
 
 def test_card_signature_required_answers_409(service: Service) -> None:
