@@ -96,6 +96,23 @@ def test_two_parties_agree_and_the_document_is_completed(service: Service) -> No
     assert all(passed(result) for result in results.values()), results
 
 
+def test_completion_mail_without_attachment_when_the_sender_says_so(service: Service) -> None:
+    response = service.client.post(
+        "/api/v1/documents", headers=service.auth,
+        files={"file": ("c.pdf", make_pdf(), "application/pdf")},
+        data={"title": "覚書", "attach_pdf_to_completion_mail": "false"},
+    )  # fmt: skip
+    document_id = response.json()["id"]
+    add_recipient(service, document_id, name="丁 四郎", email="shiro@example.jp")
+    service.client.post(f"/api/v1/documents/{document_id}/send", headers=service.auth)
+    token = service.link_token("shiro@example.jp")
+    session = open_link(service, token)
+    service.client.post(f"/api/v1/r/{token}/agree", headers={"Authorization": f"Bearer {session}"})
+    completion = service.mails_to("shiro@example.jp")[-1]
+    assert completion.attachment_blob_name is None
+    assert "/r/" in completion.body_text  # a download link instead
+
+
 def test_card_signature_required_answers_409(service: Service) -> None:
     document_id = upload(service)
     add_recipient(

@@ -67,6 +67,7 @@ def document_view(document: Document) -> dict[str, Any]:
         "completed_at": document.completed_at,
         "expires_at": document.expires_at,
         "revision": document.current_revision,
+        "attach_pdf_to_completion_mail": document.attach_pdf_to_completion_mail,
     }
 
 
@@ -82,12 +83,15 @@ async def upload_document(
     amount: Annotated[Decimal | None, Form(max_digits=18, decimal_places=2)] = None,
     counterparty: Annotated[str | None, Form(max_length=300)] = None,
     transaction_date: Annotated[datetime.date | None, Form()] = None,
+    attach_pdf_to_completion_mail: Annotated[bool, Form()] = True,
 ) -> Created:
     with tempfile.SpooledTemporaryFile(max_size=UPLOAD_CHUNK) as upload:
         while chunk := await file.read(UPLOAD_CHUNK):
             upload.write(chunk)
         upload.seek(0)
-        fields = service.DocumentFields(title, message, amount, counterparty, transaction_date)
+        fields = service.DocumentFields(
+            title, message, amount, counterparty, transaction_date, attach_pdf_to_completion_mail
+        )
         document = service.create_document(context, db, sender, upload, fields=fields, who=who)  # type: ignore[arg-type]
     return Created(id=document.id)
 

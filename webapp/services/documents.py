@@ -60,6 +60,7 @@ class DocumentFields:
     amount: Decimal | None = None
     counterparty: str | None = None
     transaction_date: datetime.date | None = None
+    attach_pdf_to_completion_mail: bool = True
 
 
 def create_document(
@@ -87,6 +88,7 @@ def create_document(
     document = Document(
         owner_id=owner.id, title=title, message=fields.message, amount=fields.amount,
         counterparty=fields.counterparty, transaction_date=fields.transaction_date,
+        attach_pdf_to_completion_mail=fields.attach_pdf_to_completion_mail,
         status=DocumentStatus.DRAFT, data_key_wrapped=wrapped,
     )  # fmt: skip
     db.add(document)
