@@ -11,12 +11,14 @@ from webapp.errors import install_error_handlers
 from webapp.http_security import SecurityHeadersMiddleware
 from webapp.pages import install_pages
 from webapp.routers import (
+    api_card_sessions,
     api_documents,
     api_recipients,
     pages_account,
     pages_documents,
     pages_outbox,
     pages_recipient,
+    ws_bridge,
 )
 from webapp.runtime import Runtime, open_runtime
 from webapp.settings import Settings
@@ -49,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_documents.router)
     app.include_router(api_recipients.router)
+    app.include_router(api_card_sessions.router)
+    app.include_router(ws_bridge.router)
     install_pages(app)
     app.include_router(pages_account.router)
     app.include_router(pages_documents.router)

@@ -97,6 +97,106 @@ TEXTS: dict[str, tuple[str, str]] = {
         "この文書にはマイナンバーカードによる署名が必要です。",
         "This document needs a My Number Card signature.",
     ),
+    "card_signature_not_required": (
+        "この方にはマイナンバーカードによる署名は求められていません。",
+        "This party is not asked to sign with a My Number Card.",
+    ),
+    "card_signing_unavailable": (
+        "このサービスではマイナンバーカードによる署名が設定されていません。",
+        "My Number Card signing is not configured on this service.",
+    ),
+    "card_session_not_found": (
+        "署名セッションがありません。「次へ」からやり直してください。",
+        'There is no card signing session. Start again with "Next".',
+    ),
+    "card_already_judged": (
+        "このセッションの署名はすでに処理されました。",
+        "A signature for this session has already been judged.",
+    ),
+    "card_session_expired": (
+        "QRコードの有効期限（10分）が切れました。「QRコードを更新」から新しいQRコードを表示してください。",
+        'The QR code has expired (10 minutes). Show a new one with "Refresh QR code".',
+    ),
+    "card_session_ended": (
+        "この署名セッションは終了しています。新しいQRコードでやり直してください。",
+        "This signing session has ended. Please start again with a new QR code.",
+    ),
+    "card_digest_mismatch": (
+        "署名された内容がこのセッションの文書と一致しません。",
+        "The signature is not for this session's document.",
+    ),
+    "card_error_wrong_password": (
+        "署名用パスワードが違います（残り{tries_left}回）。5回間違えるとロックされます。",
+        "Wrong signing password ({tries_left} tries left). Five wrong tries lock it.",
+    ),
+    "card_error_locked": (
+        "署名用パスワードがロックされています。お住まいの市区町村の窓口で解除してください。",
+        "The signing password is locked. Have it reset at your municipal office.",
+    ),
+    "card_error_not_jpki_card": (
+        "マイナンバーカードではないカードが読み取られました。",
+        "The card read is not a My Number Card.",
+    ),
+    "card_error_card_removed": (
+        "カードが離れました。もう一度カードをかざしてください。",
+        "The card was taken away. Please hold it to the reader again.",
+    ),
+    "card_error_no_reader": (
+        "カードリーダーが見つかりません。接続を確認してください。",
+        "No card reader found. Please check that it is connected.",
+    ),
+    "card_error_no_card": (
+        "カードが読み取られませんでした。",
+        "No card was read.",
+    ),
+    "card_error_card_failure": (
+        "カードの読み取りに失敗しました。カードをかざし直してください。",
+        "The card could not be read. Please hold it to the reader again.",
+    ),
+    "card_error_signature_check_failed": (
+        "カードの署名を確認できませんでした。",
+        "The card's signature could not be verified.",
+    ),
+    "card_cancelled": (
+        "署名は中止されました。",
+        "Signing was cancelled.",
+    ),
+    "card_cancelled_replaced": (
+        "新しいQRコードが表示されたため、このQRコードは使えません。",
+        "A new QR code replaced this one.",
+    ),
+    "card_cancelled_user_cancelled": (
+        "署名はアプリで中止されました。",
+        "Signing was cancelled in the app.",
+    ),
+    "card_cancelled_locked": (
+        "署名用パスワードがロックされているため中止しました。市区町村の窓口で解除してください。",
+        "Stopped: the signing password is locked. Have it reset at your municipal office.",
+    ),
+    "card_cancelled_wrong_password": (
+        "署名用パスワードが違うため中止しました。",
+        "Stopped: the signing password was wrong.",
+    ),
+    "card_cancelled_last_try_refused": (
+        "残り1回のため中止しました（間違えるとロックされます）。",
+        "Stopped before the last try (a wrong one would lock the password).",
+    ),
+    "card_cancelled_no_card": (
+        "カードが読み取られなかったため中止しました。",
+        "Stopped: no card was read.",
+    ),
+    "card_cancelled_card_removed": (
+        "カードが何度も離れたため中止しました。",
+        "Stopped: the card was taken away too often.",
+    ),
+    "card_cancelled_not_jpki_card": (
+        "マイナンバーカードではないため中止しました。",
+        "Stopped: the card is not a My Number Card.",
+    ),
+    "card_cancelled_no_reader": (
+        "カードリーダーが見つからないため中止しました。",
+        "Stopped: no card reader was found.",
+    ),
     "not_your_turn": (
         "前の方の対応が終わるまでお待ちください。",
         "Please wait until the previous party has responded.",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine
 
 from jpkisim.pki_server import EXTRA_DIR
+from webapp.card_validation import (
+    CardSignatureValidator,
+    card_trust_anchors,
+    revocation_checker_for,
+)
 from webapp.db.engine import make_engine, make_session_factory, sqlite_url
 from webapp.db.migrate import current_revision, head_revision, upgrade
 from webapp.db.models import Document, OutgoingMail
@@ -22,12 +28,16 @@ from webapp.mail.smtp import SmtpConfig
 from webapp.pdf import Sealer, SealKey, create_development_seal, seal_signer_from_files
 from webapp.pdf.dev_seal import development_seal_crl
 from webapp.pdf.seal_keys import seal_signer_from_pkcs11
-from webapp.services.completion_retry import CompletionRetry
+from webapp.services import card_sessions
+from webapp.services.completion_retry import completion_retry
 from webapp.services.context import ServiceContext
+from webapp.services.periodic import PeriodicTask
 from webapp.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 DEV_SEAL_CRL = "seal-root.crl"
+CARD_EXPIRY_SECONDS = 1.0
+"""How often open card sessions are checked for their ten minutes being over."""
 
 
 @dataclass
@@ -40,7 +50,9 @@ class Runtime:
     outbox: OutboxWorker | None
     dev_pki_url: str | None
     trust_roots: list[bytes]
-    """Roots of the seal and the TSA: what a finished document is validated against."""
+    """Roots of the seal, the TSA and the cards: what a finished document is validated against."""
+    card_anchors: list[bytes]
+    """The JPKI signing roots a card's certificate must chain to."""
 
 
 def database_url(settings: Settings) -> str:
@@ -65,11 +77,19 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     engine = make_engine(url)
     trust_roots: list[bytes] = []
     with contextlib.ExitStack() as stack:
-        tsa_url, dev_pki_url = settings.tsa_url, None
+        tsa_url, dev_pki_url, dev_sign_root = settings.tsa_url, None, None
         if tsa_url is None:
-            dev_pki_url, tsa_root = stack.enter_context(_development_pki(data_dir / "pki"))
+            dev_pki_url, tsa_root, dev_sign_root = stack.enter_context(
+                _development_pki(data_dir / "pki")
+            )
             tsa_url = f"{dev_pki_url}/tsa"
             trust_roots.append(tsa_root)
+        card_anchors = card_trust_anchors(
+            settings.card_trust_anchor_files,
+            production=settings.is_production,
+            development_root_der=dev_sign_root,
+        )
+        trust_roots.extend(card_anchors)
         seal_key, seal_root = _seal_key(settings, data_dir, dev_pki_url)
         stack.callback(seal_key.close)
         if seal_root is not None:
@@ -80,25 +100,63 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         context = ServiceContext(
             settings=settings, sessions=sessions, files=files, kek=kek,
             sealer=Sealer(seal_key.signer, tsa_url, trust_roots),
+            card_validator=_card_validator(settings, card_anchors, dev_pki_url),
         )  # fmt: skip
         outbox = None
         if settings.smtp_host:
             outbox = OutboxWorker(sessions, _smtp_config(settings), _attachment_loader(context))
             outbox.start()
             context.wake_mail = outbox.wake
-        retry = CompletionRetry(context)
-        retry.start()
+        background = [
+            completion_retry(context),
+            PeriodicTask(
+                "card-session-expiry", _expire_card_sessions(context), CARD_EXPIRY_SECONDS
+            ),
+        ]
+        for task in background:
+            task.start()
         try:
-            yield Runtime(context, engine, seal_key, outbox, dev_pki_url, trust_roots)
+            yield Runtime(context, engine, seal_key, outbox, dev_pki_url, trust_roots, card_anchors)
         finally:
-            await retry.stop()
+            for task in background:
+                await task.stop()
             if outbox is not None:
                 await outbox.stop()
             engine.dispose()
 
 
+def _card_validator(
+    settings: Settings, anchors: list[bytes], dev_pki_url: str | None
+) -> CardSignatureValidator | None:
+    """The card signature check as configured; None (card signing off) when it cannot be."""
+    method = settings.revocation_method
+    if method == "development" and dev_pki_url is None:
+        log.warning(
+            "My Number Card signing is off: set MYNASIGN_REVOCATION (an OCSP URL or a CRL file)"
+        )
+        return None
+    if not anchors:
+        log.warning("My Number Card signing is off: no JPKI trust anchors are configured")
+        return None
+    checker = revocation_checker_for(
+        method,
+        settings.revocation,
+        development_ocsp_url=f"{dev_pki_url}/ocsp" if dev_pki_url else None,
+    )
+    if method == "none":
+        log.warning("card certificates are NOT checked for revocation (explicit opt-out)")
+    return CardSignatureValidator(anchors, checker)
+
+
+def _expire_card_sessions(context: ServiceContext) -> Callable[[], Awaitable[int]]:
+    async def expire() -> int:
+        return await asyncio.to_thread(card_sessions.expire_due, context)
+
+    return expire
+
+
 @contextlib.contextmanager
-def _development_pki(directory: Path) -> Iterator[tuple[str, bytes]]:
+def _development_pki(directory: Path) -> Iterator[tuple[str, bytes, bytes]]:
     """The development PKI (`jpki-sim pki init`) and its services, served in-process."""
     from jpkisim.pki import TestPki  # noqa: PLC0415 - development only
     from jpkisim.pki_server import PkiServer  # noqa: PLC0415
@@ -112,7 +170,7 @@ def _development_pki(directory: Path) -> Iterator[tuple[str, bytes]]:
         pki.set_base_url(server.url)
         log.warning("port %d is taken: the development PKI now serves on %s", port, server.url)
     try:
-        yield server.url, pki.tsa_root_cert.public_bytes(Encoding.DER)
+        yield server.url, pki.tsa_root_cert.public_bytes(Encoding.DER), pki.sign_root_der
     finally:
         server.stop()
 

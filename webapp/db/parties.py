@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db.base import (
@@ -64,6 +64,10 @@ class Recipient(Base):
     code_locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     card_signer_name: Mapped[str | None] = mapped_column(String(200), default=None)
     """The name in the signing certificate of the card that signed, once it has."""
+    signer_name_mismatch: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    """True when the card's name differs from `name` (flagged to the sender, not blocked)."""
+    is_sender: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
+    """The sender as a party (position 0): signs with the card before the others are told."""
 
     document: Mapped[Document] = relationship(back_populates="recipients")
     sessions: Mapped[list[RecipientSession]] = relationship(
@@ -128,5 +132,16 @@ class CardSession(Base):
     tries_left: Mapped[int | None] = mapped_column(Integer(), default=None)
     """Signing-password tries left on the card, as the bridge last reported."""
     reject_reason: Mapped[str | None] = mapped_column(Text(), default=None)
+    bridge_order: Mapped[str | None] = mapped_column(String(20), default=None)
+    """`password-first` or `card-first`, as the claiming bridge said in its hello."""
+    field_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The prepared signature field's name."""
+    signature_sha256: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH), default=None)
+    """SHA-256 of the CMS judged: the same CMS sent again gets the same `result`."""
+    result: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
+    """The verdict sent to the bridge: outcome, reason and messages."""
+    signer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    ocsp_response: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    """The OCSP answer that said the card's certificate was good (for the DSS)."""
 
     recipient: Mapped[Recipient] = relationship(back_populates="card_sessions")

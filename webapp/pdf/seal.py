@@ -13,9 +13,8 @@ task does not stop that thread: keep both streams open until the call has return
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Sequence
-from typing import Any, BinaryIO
+from collections.abc import Sequence
+from typing import BinaryIO
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -26,6 +25,7 @@ from pyhanko.sign.timestamps import TimestampRequestError
 from webapp.pdf.errors import TimestampUnavailable
 from webapp.pdf.finalize import add_validation_data_and_document_timestamp
 from webapp.pdf.frozen_asn1 import KeepingTimeStamper
+from webapp.pdf.worker import check_empty, guarded, in_worker
 
 DIGEST_ALGORITHM = "sha256"
 IO_CHUNK = 256 * 1024  # pyHanko copies and hashes in 4 KiB steps by default: slow on files
@@ -53,6 +53,11 @@ class Sealer:
         self._timestamper = KeepingTimeStamper(timestamper_url, timeout=timeout_seconds)
         self._trust_roots = [x509.Certificate.load(der) for der in trust_roots]
 
+    @property
+    def timestamper(self) -> KeepingTimeStamper:
+        """The TSA client, for the signature timestamps of card signatures."""
+        return self._timestamper
+
     async def seal(
         self,
         source: BinaryIO,
@@ -66,8 +71,8 @@ class Sealer:
 
         Raises `TimestampUnavailable` when the TSA does not answer (output left empty).
         """
-        _check_empty(output)
-        await _in_worker(_guarded(output, self._seal(source, output, field_name, reason, location)))
+        check_empty(output)
+        await in_worker(guarded(output, self._seal(source, output, field_name, reason, location)))
 
     async def finalize(
         self,
@@ -82,9 +87,9 @@ class Sealer:
 
         Raises `TimestampUnavailable` or `ValidationDataUnavailable` (output left empty).
         """
-        _check_empty(output)
-        await _in_worker(
-            _guarded(output, self._finalize(source, output, field_name, reason, location))
+        check_empty(output)
+        await in_worker(
+            guarded(output, self._finalize(source, output, field_name, reason, location))
         )
 
     async def _seal(
@@ -113,23 +118,3 @@ class Sealer:
         await add_validation_data_and_document_timestamp(
             output, self._timestamper, self._trust_roots, DIGEST_ALGORITHM, chunk_size=IO_CHUNK
         )
-
-
-def _check_empty(output: BinaryIO) -> None:
-    if output.seek(0, 2) != 0:
-        raise ValueError("the output stream must be empty")
-
-
-async def _guarded(output: BinaryIO, step: Coroutine[Any, Any, None]) -> None:
-    """Run `step`; if it fails, leave `output` empty again."""
-    try:
-        await step
-    except BaseException:
-        output.seek(0)
-        output.truncate()
-        raise
-
-
-async def _in_worker(step: Coroutine[Any, Any, None]) -> None:
-    """Run `step` to the end on a fresh event loop in a worker thread."""
-    await asyncio.to_thread(asyncio.run, step)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from webapp.db.models import Document, DocumentStatus
 from webapp.errors import DomainError
 from webapp.services.context import ServiceContext
 from webapp.services.notify import next_recipient
+from webapp.services.periodic import PeriodicTask
 from webapp.services.recipients import complete_if_ready
 
 log = logging.getLogger(__name__)
@@ -36,28 +36,10 @@ async def complete_pending(ctx: ServiceContext) -> int:
     return done
 
 
-class CompletionRetry:
-    """A background task of the app's lifespan running `complete_pending` every minute."""
+def completion_retry(ctx: ServiceContext, interval: float = RETRY_SECONDS) -> PeriodicTask:
+    """The lifespan's background task running `complete_pending` every minute."""
 
-    def __init__(self, ctx: ServiceContext, interval: float = RETRY_SECONDS) -> None:
-        self._ctx = ctx
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+    async def round_() -> None:
+        await complete_pending(ctx)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="completion-retry")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await complete_pending(self._ctx)
-            except Exception:  # a database hiccup must not end the retries
-                log.exception("completion retry round failed")
-            await asyncio.sleep(self._interval)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    return PeriodicTask("completion-retry", round_, interval)

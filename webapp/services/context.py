@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp.card_events import CardEventHub
+from webapp.card_validation import CardSignatureValidator
 from webapp.files import EncryptedFileStore, KeyEncryptionKey
 from webapp.pdf import Sealer
 from webapp.settings import Settings
@@ -19,7 +21,7 @@ def _utc_now() -> datetime.datetime:
 
 @dataclass
 class ServiceContext:
-    """Settings, the database, the encrypted files, the sealer and the clock."""
+    """Settings, the database, the encrypted files, the sealer, the clock, card signing."""
 
     settings: Settings
     sessions: sessionmaker[Session]
@@ -28,6 +30,9 @@ class ServiceContext:
     sealer: Sealer
     clock: Callable[[], datetime.datetime] = field(default=_utc_now)
     wake_mail: Callable[[], None] = field(default=lambda: None)
+    card_validator: CardSignatureValidator | None = None
+    """Checks card signatures (trust, validity, revocation); None: card signing is off."""
+    card_events: CardEventHub = field(default_factory=CardEventHub)
 
     def now(self) -> datetime.datetime:
         return self.clock()

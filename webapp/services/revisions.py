@@ -54,7 +54,7 @@ def current_revision(db: Session, document: Document) -> DocumentRevision:
 @contextlib.contextmanager
 def decrypted_copy(ctx: ServiceContext, document: Document, blob_name: str) -> Iterator[BinaryIO]:
     """The plaintext of a stored revision in a private temporary file, removed afterwards."""
-    with tempfile.TemporaryFile(dir=_scratch(ctx)) as plain:
+    with tempfile.TemporaryFile(dir=scratch_dir(ctx)) as plain:
         ctx.files.read_to(data_key(ctx, document), blob_name, plain)
         plain.seek(0)
         yield plain
@@ -74,11 +74,24 @@ async def next_revision(
     steps: list[PdfStep],
 ) -> NewRevision:
     """Run `steps` one after the other on the current revision and store the result."""
-    number = document.current_revision + 1
+    return await next_revision_from(
+        ctx, document, current_blob, document.current_revision + 1, kind, steps
+    )
+
+
+async def next_revision_from(
+    ctx: ServiceContext,
+    document: Document,
+    source_blob: str,
+    number: int,
+    kind: RevisionKind,
+    steps: list[PdfStep],
+) -> NewRevision:
+    """Run `steps` on a stored blob (not necessarily recorded yet); store it as `number`."""
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(decrypted_copy(ctx, document, current_blob))
+        source = stack.enter_context(decrypted_copy(ctx, document, source_blob))
         for step in steps:
-            output = stack.enter_context(tempfile.TemporaryFile(dir=_scratch(ctx)))
+            output = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir(ctx)))
             await step(source, output)
             output.seek(0)
             source = output
@@ -107,7 +120,8 @@ def discard(ctx: ServiceContext, revision: NewRevision | None) -> None:
         ctx.files.delete(revision.blob.blob_name)
 
 
-def _scratch(ctx: ServiceContext) -> Path:
+def scratch_dir(ctx: ServiceContext) -> Path:
+    """Where decrypted copies and PDF step outputs live while a step runs."""
     scratch = Path(ctx.settings.data_dir) / "tmp"
     scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
     return scratch

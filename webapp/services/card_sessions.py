@@ -1,0 +1,689 @@
+"""My Number Card signing sessions: the QR session, the bridge's claim, the signature's fate.
+
+A party required to sign with the card starts a session ("Next" on the page, or the API):
+the next revision is prepared at once (a signature field with room for the CMS), and the
+session's token goes into the QR code. The bridge claims the session, reports its
+progress, and sends a CMS, which is accepted only after every check of
+`webapp.card_validation`; it is then timestamped, embedded, and sealed by the platform,
+and the party has agreed. Everything is in the database: a restart loses nothing, and
+the same CMS sent again gets the same verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import hashlib
+import logging
+import tempfile
+import unicodedata
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.protocol import CardErrorCode, Order, Stage
+from webapp.card_validation import CardSignatureRejected
+from webapp.db.models import (
+    ActorKind,
+    CardSession,
+    CardSessionState,
+    Document,
+    DocumentStatus,
+    Recipient,
+    RecipientStatus,
+    RevisionKind,
+)
+from webapp.errors import ConflictError, DomainError, UnavailableError
+from webapp.i18n import text
+from webapp.pdf import SealingError
+from webapp.pdf.card_signature import (
+    CardSignatureTooLarge,
+    PreparedCardSignature,
+    embed_card_signature,
+    prepare_card_signature,
+)
+from webapp.security import new_token, token_hash, token_matches
+from webapp.services import revisions
+from webapp.services.context import ServiceContext
+from webapp.services.documents import Audit
+from webapp.services.notify import OPEN_STATUSES, notify_next_recipient
+from webapp.services.sealing import seal_step
+
+log = logging.getLogger(__name__)
+SESSION_LIFETIME = datetime.timedelta(minutes=10)
+OPEN_STATES = (CardSessionState.CREATED, CardSessionState.CLAIMED, CardSessionState.SIGNING)
+END_STATES = (
+    CardSessionState.COMPLETED,
+    CardSessionState.REJECTED,
+    CardSessionState.EXPIRED,
+    CardSessionState.CANCELLED,
+)
+BRIDGE = Audit(ActorKind.BRIDGE, "bridge")
+SYSTEM = Audit(ActorKind.SYSTEM, "system")
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    """A new card session: what the QR code holds and until when."""
+
+    session_id: str
+    token: str
+    bridge_url: str
+    expires_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class SigningRequest:
+    """What the bridge is asked to sign, with the texts it shows."""
+
+    document_title: str
+    sender: str
+    expected_signer_name: str
+    digest_hex: str
+    expires_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The server's answer to a signature: accepted, or rejected with a reason."""
+
+    accepted: bool
+    reason: str | None = None
+    message_ja: str | None = None
+    message_en: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "outcome": "accepted" if self.accepted else "rejected",
+            "reason": self.reason,
+            "message_ja": self.message_ja,
+            "message_en": self.message_en,
+        }
+
+    @classmethod
+    def from_stored(cls, value: dict[str, Any]) -> Verdict:
+        return cls(
+            value["outcome"] == "accepted",
+            value.get("reason"),
+            value.get("message_ja"),
+            value.get("message_en"),
+        )
+
+
+def bridge_url(ctx: ServiceContext, token: str) -> str:
+    return ctx.link(f"/b/{token}")
+
+
+# --- starting ---------------------------------------------------------------------------
+
+
+async def start(ctx: ServiceContext, recipient_id: str, who: Audit) -> StartedSession:
+    """A new session for a party whose turn it is; any older open one stops working."""
+    with ctx.sessions() as db:
+        recipient = db.get_one(Recipient, recipient_id)
+        document = _card_party_turn(recipient)
+        base = document.current_revision
+        current_blob = revisions.current_revision(db, document).blob_name
+        field_name = f"mynasign-card-{recipient.position}-{recipient.id[:8]}"
+    prepared_blob, prepared = await _prepare(ctx, document, current_blob, field_name)
+    token = new_token()
+    now = ctx.now()
+    try:
+        with ctx.sessions() as db, db.begin():
+            recipient = db.get_one(Recipient, recipient_id)
+            document = _card_party_turn(recipient)
+            if document.current_revision != base:
+                raise ConflictError("link_used")
+            replaced = _cancel_open(db, recipient, "replaced", now)
+            session = CardSession(
+                recipient_id=recipient.id, token_hash=token_hash(token), expires_at=now +
+                SESSION_LIFETIME, base_revision=base, prepared_blob_name=prepared_blob,
+                prepared_digest=prepared.digest.hex(), byte_range=prepared.offsets(),
+                field_name=field_name, created_at=now,
+            )  # fmt: skip
+            db.add(session)
+            db.flush()
+            who.event(
+                db, "card_session.created", document.id, recipient_id=recipient.id,
+                card_session_id=session.id, replaced=replaced,
+            )  # fmt: skip
+            started = StartedSession(session.id, token, bridge_url(ctx, token), session.expires_at)
+            status = status_of(session)
+    except BaseException:
+        ctx.files.delete(prepared_blob)
+        raise
+    ctx.card_events.publish(recipient_id, status)
+    return started
+
+
+def _card_party_turn(recipient: Recipient) -> Document:
+    """The document, if it is this party's turn and they must sign with the card."""
+    document = recipient.document
+    if recipient.status in (RecipientStatus.AGREED, RecipientStatus.REJECTED):
+        raise ConflictError("link_used")
+    if recipient.status not in OPEN_STATUSES:
+        raise ConflictError("not_your_turn")
+    if document.status is not DocumentStatus.SENT:
+        raise ConflictError("link_used")
+    if not recipient.require_card:
+        raise ConflictError("card_signature_not_required")
+    return document
+
+
+async def _prepare(
+    ctx: ServiceContext, document: Document, current_blob: str, field_name: str
+) -> tuple[str, PreparedCardSignature]:
+    """The next revision with an empty signature field, stored encrypted: (blob, offsets)."""
+    name = f"{document.id}-card-{new_token()[:12]}"
+    with (
+        revisions.decrypted_copy(ctx, document, current_blob) as source,
+        _scratch_file(ctx) as output,
+    ):
+        try:
+            prepared = await prepare_card_signature(source, output, field_name=field_name)
+        except SealingError as exc:
+            raise UnavailableError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
+        output.seek(0)
+        ctx.files.write(revisions.data_key(ctx, document), name, output)
+    return name, prepared
+
+
+@contextlib.contextmanager
+def _scratch_file(ctx: ServiceContext) -> Iterator[BinaryIO]:
+    with tempfile.TemporaryFile(dir=revisions.scratch_dir(ctx)) as handle:
+        yield handle
+
+
+def _cancel_open(db: Session, recipient: Recipient, reason: str, now: datetime.datetime) -> int:
+    """End the party's open sessions (a newer one replaces them); how many there were."""
+    count = 0
+    for old in db.scalars(
+        select(CardSession).where(
+            CardSession.recipient_id == recipient.id, CardSession.state.in_(OPEN_STATES)
+        )
+    ):
+        old.state = CardSessionState.CANCELLED
+        old.reject_reason = reason
+        old.finished_at = now
+        count += 1
+    return count
+
+
+# --- what the bridge does ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A session as the bridge's connection sees it at one moment."""
+
+    session_id: str
+    recipient_id: str
+    state: CardSessionState
+    expires_at: datetime.datetime
+    request: SigningRequest
+    verdict: Verdict | None
+
+
+def snapshot_of(session: CardSession) -> Snapshot:
+    verdict = None if session.result is None else Verdict.from_stored(session.result)
+    return Snapshot(
+        session.id, session.recipient_id, session.state, session.expires_at,
+        signing_request(session), verdict,
+    )  # fmt: skip
+
+
+def lookup(ctx: ServiceContext, token: str) -> Snapshot | None:
+    """The session a QR token names (expired now if its time is over), or None."""
+    with ctx.sessions() as db:
+        session = db.scalar(select(CardSession).where(CardSession.token_hash == token_hash(token)))
+        if session is None:
+            return None
+    with _session_row(ctx, session.id) as (_, row):
+        return snapshot_of(row)
+
+
+def snapshot(ctx: ServiceContext, session_id: str) -> Snapshot:
+    with _session_row(ctx, session_id) as (_, session):
+        return snapshot_of(session)
+
+
+def expire_if_due(ctx: ServiceContext, db: Session, session: CardSession) -> bool:
+    """Mark an open session whose ten minutes are over as expired (caller commits)."""
+    if session.state in OPEN_STATES and session.expires_at <= ctx.now():
+        session.state = CardSessionState.EXPIRED
+        session.finished_at = ctx.now()
+        return True
+    return False
+
+
+def signing_request(session: CardSession) -> SigningRequest:
+    recipient = session.recipient
+    document = recipient.document
+    assert session.prepared_digest is not None  # noqa: S101 - set when created
+    return SigningRequest(
+        document_title=document.title, sender=document.owner.display_name,
+        expected_signer_name=recipient.name, digest_hex=session.prepared_digest,
+        expires_at=session.expires_at,
+    )  # fmt: skip
+
+
+class ClaimRefused(Exception):  # noqa: N818 - a refusal, told to the bridge
+    """The bridge may not have this session: `code` is a protocol error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def claim(ctx: ServiceContext, session_id: str, order: Order) -> tuple[str, Snapshot]:
+    """The first bridge's claim: a claim key for reconnecting, and the session."""
+    with _session_row(ctx, session_id) as (db, session):
+        if session.state is not CardSessionState.CREATED:
+            raise ClaimRefused("already_claimed", "this QR code has been used by another device")
+        key = new_token()
+        session.state = CardSessionState.CLAIMED
+        session.claim_key_hash = token_hash(key)
+        session.claimed_at = ctx.now()
+        session.bridge_order = order.value
+        _audit(db, session, "card_session.claimed", order=order.value)
+        db.commit()
+        _publish(ctx, session)
+        return key, snapshot_of(session)
+
+
+def resume(ctx: ServiceContext, session_id: str, claim_key: str) -> Snapshot:
+    """A reconnecting bridge, recognised by its claim key."""
+    with _session_row(ctx, session_id) as (_db, session):
+        if session.claim_key_hash is None or not token_matches(claim_key, session.claim_key_hash):
+            raise ClaimRefused("invalid_claim_key", "the claim key is not this session's")
+        return snapshot_of(session)
+
+
+def record_progress(ctx: ServiceContext, session_id: str, stage: Stage) -> None:
+    with _session_row(ctx, session_id) as (db, session):
+        if session.state not in OPEN_STATES:
+            return
+        session.last_event = {"stage": stage.value}
+        db.commit()
+        _publish(ctx, session)
+
+
+def record_card_error(
+    ctx: ServiceContext, session_id: str, code: CardErrorCode, tries_left: int | None
+) -> None:
+    """A card problem the person at the PC must see (never a secret)."""
+    with _session_row(ctx, session_id) as (db, session):
+        if session.state not in OPEN_STATES:
+            return
+        session.last_event = {"card_error": code.value, "tries_left": tries_left}
+        if tries_left is not None:
+            session.tries_left = tries_left
+        _audit(db, session, "card_session.card_error", code=code.value, tries_left=tries_left)
+        db.commit()
+        _publish(ctx, session)
+
+
+def record_bridge_cancel(ctx: ServiceContext, session_id: str, reason: str) -> None:
+    """The bridge gave up (the person cancelled, the card is locked, …)."""
+    with _session_row(ctx, session_id) as (db, session):
+        if session.state not in OPEN_STATES:
+            return
+        session.state = CardSessionState.CANCELLED
+        session.reject_reason = reason
+        session.finished_at = ctx.now()
+        _audit(db, session, "card_session.cancelled", reason=reason)
+        db.commit()
+        _publish(ctx, session)
+
+
+def expire_due(ctx: ServiceContext) -> int:
+    """Expire every open session whose time is over; the watchers are told. How many."""
+    with ctx.sessions() as db:
+        due = list(
+            db.scalars(
+                select(CardSession).where(
+                    CardSession.state.in_(OPEN_STATES), CardSession.expires_at <= ctx.now()
+                )
+            )
+        )
+        for session in due:
+            expire_if_due(ctx, db, session)
+            _audit(db, session, "card_session.expired")
+        db.commit()
+        for session in due:
+            _publish(ctx, session)
+        return len(due)
+
+
+@contextlib.contextmanager
+def _session_row(ctx: ServiceContext, session_id: str) -> Iterator[tuple[Session, CardSession]]:
+    with ctx.sessions() as db:
+        session = db.get_one(CardSession, session_id)
+        if expire_if_due(ctx, db, session):
+            _audit(db, session, "card_session.expired")
+            db.commit()
+            _publish(ctx, session)
+        yield db, session
+
+
+def _audit(db: Session, session: CardSession, kind: str, **data: Any) -> None:
+    recipient = session.recipient
+    BRIDGE.event(
+        db, kind, recipient.document_id, recipient_id=recipient.id, card_session_id=session.id,
+        **data,
+    )  # fmt: skip
+
+
+def _publish(ctx: ServiceContext, session: CardSession) -> None:
+    ctx.card_events.publish(session.recipient_id, status_of(session))
+
+
+# --- the signature ----------------------------------------------------------------------
+
+
+_judging: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+async def judge_signature(
+    ctx: ServiceContext, session_id: str, digest_hex: str, cms_der: bytes
+) -> Verdict:
+    """Check, timestamp, embed and seal a card's CMS; the same CMS again, the same verdict.
+
+    One signature of a session is judged at a time (a bridge that reconnected may send
+    its signature again while the first is still being embedded): the second waits and
+    gets the first one's verdict.
+    """
+    lock = _judging.setdefault(session_id, asyncio.Lock())
+    async with lock:
+        return await _judge(ctx, session_id, digest_hex, cms_der)
+
+
+async def _judge(ctx: ServiceContext, session_id: str, digest_hex: str, cms_der: bytes) -> Verdict:
+    fingerprint = hashlib.sha256(cms_der).hexdigest()
+    with _session_row(ctx, session_id) as (db, session):
+        if session.result is not None:
+            if session.signature_sha256 == fingerprint:
+                return Verdict.from_stored(session.result)
+            return _refusal("already_judged")
+        if session.state is CardSessionState.EXPIRED:
+            return _refusal("session_expired")
+        if session.state not in (CardSessionState.CLAIMED, CardSessionState.SIGNING):
+            return _refusal("session_ended")
+        if digest_hex != session.prepared_digest:
+            return await _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"))
+        session.state = CardSessionState.SIGNING
+        session.last_event = {"stage": Stage.SENDING.value}
+        db.commit()
+        _publish(ctx, session)
+        recipient_id, document_id = session.recipient_id, session.recipient.document_id
+        prepared = PreparedCardSignature.from_stored(
+            session.field_name or "", session.prepared_digest, session.byte_range or {}
+        )
+        prepared_blob, base = session.prepared_blob_name or "", session.base_revision
+    validator = ctx.card_validator
+    if validator is None:
+        raise RuntimeError("no card signature validator is configured")
+    try:
+        accepted = await validator.validate(cms_der, prepared.digest)
+    except CardSignatureRejected as exc:
+        verdict = Verdict(False, exc.code, exc.message_ja, exc.message_en)
+        return await _record_verdict(ctx, session_id, fingerprint, verdict)
+    try:
+        await _embed_and_record(
+            ctx, session_id, fingerprint, accepted, cms_der, prepared, prepared_blob, base,
+            document_id, recipient_id,
+        )  # fmt: skip
+    except DomainError as exc:  # the TSA is down, say: nothing recorded, sign again later
+        return await _record_verdict(
+            ctx, session_id, fingerprint, Verdict(False, exc.code, exc.text("ja"), exc.text("en"))
+        )
+    from webapp.services.recipients import complete_if_ready  # noqa: PLC0415 - cycle
+
+    try:
+        await complete_if_ready(ctx, document_id)
+    except DomainError as exc:  # kept as agreed; completion is tried again later
+        log.warning("document %s signed by all but not completed yet: %s", document_id, exc.code)
+    return Verdict(True)
+
+
+def _pair(key: str, **params: object) -> tuple[str, str]:
+    return text("ja", key, **params), text("en", key, **params)
+
+
+def _refusal(code: str) -> Verdict:
+    ja, en = _pair(f"card_{code}")
+    return Verdict(False, code, ja, en)
+
+
+async def _record_verdict(
+    ctx: ServiceContext, session_id: str, fingerprint: str, verdict: Verdict
+) -> Verdict:
+    """A final rejection: the session ends; the party may start a new one."""
+    with _session_row(ctx, session_id) as (db, session):
+        if session.state is CardSessionState.COMPLETED:
+            return Verdict.from_stored(session.result or Verdict(True).stored())
+        session.state = CardSessionState.REJECTED
+        session.result = verdict.stored()
+        session.signature_sha256 = fingerprint
+        session.reject_reason = verdict.reason
+        session.finished_at = ctx.now()
+        _audit(db, session, "card_signature.rejected", reason=verdict.reason)
+        db.commit()
+        _publish(ctx, session)
+    return verdict
+
+
+async def _embed_and_record(
+    ctx: ServiceContext,
+    session_id: str,
+    fingerprint: str,
+    accepted: Any,
+    cms_der: bytes,
+    prepared: PreparedCardSignature,
+    prepared_blob: str,
+    base: int | None,
+    document_id: str,
+    recipient_id: str,
+) -> None:
+    """Timestamp + embed (revision n+1), the platform's seal of the event (n+2), agreed."""
+    with ctx.sessions() as db:
+        document = db.get_one(Document, document_id)
+        recipient = db.get_one(Recipient, recipient_id)
+        key = revisions.data_key(ctx, document)
+        seal_reason = f"Signed with a My Number Card by {accepted.signer_name} (mynasign)"
+        seal_field = f"mynasign-card-event-{recipient.position}-{recipient.id[:8]}"
+    number = (base or 0) + 1
+    signed_name = f"{document_id}-r{number}"
+    with revisions.decrypted_copy(ctx, document, prepared_blob) as signed:
+        try:
+            await embed_card_signature(signed, prepared, cms_der, ctx.sealer.timestamper)
+        except CardSignatureTooLarge as exc:
+            raise ConflictError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
+        except SealingError as exc:
+            raise UnavailableError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
+        signed.seek(0)
+        signed_blob = ctx.files.write(key, signed_name, signed)
+    card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
+    try:
+        sealed = await revisions.next_revision_from(
+            ctx, document, signed_blob.blob_name, number + 1, RevisionKind.EVENT_SEAL,
+            [seal_step(ctx, seal_field, seal_reason)],
+        )  # fmt: skip
+    except BaseException:
+        revisions.discard(ctx, card_revision)
+        raise
+    try:
+        _record_signed(ctx, session_id, fingerprint, accepted, card_revision, sealed, base)
+    except BaseException:
+        revisions.discard(ctx, card_revision)
+        revisions.discard(ctx, sealed)
+        raise
+
+
+def _record_signed(
+    ctx: ServiceContext,
+    session_id: str,
+    fingerprint: str,
+    accepted: Any,
+    card_revision: revisions.NewRevision,
+    sealed: revisions.NewRevision,
+    base: int | None,
+) -> None:
+    with ctx.sessions() as db, db.begin():
+        session = db.get_one(CardSession, session_id)
+        recipient = session.recipient
+        document = db.scalar(
+            select(Document).where(Document.id == recipient.document_id).with_for_update()
+        )
+        assert document is not None  # noqa: S101 - the session's document
+        if document.current_revision != base or session.state is not CardSessionState.SIGNING:
+            raise ConflictError("link_used")
+        revisions.record_revision(db, document, card_revision)
+        revisions.record_revision(db, document, sealed)
+        now = ctx.now()
+        mismatch = not same_name(accepted.signer_name, recipient.name)
+        session.state = CardSessionState.COMPLETED
+        session.result = Verdict(True).stored()
+        session.signature_sha256 = fingerprint
+        session.signer_name = accepted.signer_name
+        session.ocsp_response = accepted.ocsp_response
+        session.finished_at = now
+        session.last_event = None
+        recipient.status = RecipientStatus.AGREED
+        recipient.agreed_at = now
+        recipient.card_signer_name = accepted.signer_name
+        recipient.signer_name_mismatch = mismatch
+        BRIDGE.event(
+            db, "recipient.card_signed", document.id, recipient_id=recipient.id,
+            card_session_id=session.id, signer_name=accepted.signer_name,
+            name_mismatch=mismatch, certificate_serial=accepted.certificate_serial,
+            revocation=accepted.revocation_method, revision=card_revision.number,
+            sha256=card_revision.blob.sha256,
+        )  # fmt: skip
+        BRIDGE.event(
+            db, "recipient.agreed", document.id, recipient_id=recipient.id, name=recipient.name,
+            revision=sealed.number, sha256=sealed.blob.sha256,
+        )  # fmt: skip
+        notify_next_recipient(ctx, db, document, SYSTEM)
+        prepared_blob = session.prepared_blob_name
+        status = status_of(session)
+    if prepared_blob:
+        ctx.files.delete(prepared_blob)
+    ctx.wake_mail()
+    ctx.card_events.publish(session.recipient_id, status)
+
+
+def same_name(certificate_name: str, party_name: str) -> bool:
+    """Whether two names are the same apart from width, case and spacing (not kanji variants)."""
+
+    def normal(name: str) -> str:
+        folded = unicodedata.normalize("NFKC", name).casefold()
+        return "".join(char for char in folded if not char.isspace() and char not in "・･.")
+
+    return normal(certificate_name) == normal(party_name)
+
+
+# --- what the watching page sees --------------------------------------------------------
+
+
+def status_of(session: CardSession) -> dict[str, Any]:
+    """The session as the PC page and the API's status feed show it (no personal data)."""
+    event = session.last_event or {}
+    error: dict[str, Any] | None = None
+    if session.state is CardSessionState.REJECTED and session.result is not None:
+        error = {
+            "code": session.result.get("reason"),
+            "message_ja": session.result.get("message_ja"),
+            "message_en": session.result.get("message_en"),
+        }
+    elif "card_error" in event and session.state in OPEN_STATES:
+        code = str(event["card_error"])
+        tries = event.get("tries_left")
+        ja, en = _pair(f"card_error_{code}", tries_left=tries if tries is not None else "?")
+        error = {"code": code, "message_ja": ja, "message_en": en, "tries_left": tries}
+    elif session.state is CardSessionState.CANCELLED:
+        reason = session.reject_reason or "cancelled"
+        ja, en = _pair(f"card_cancelled_{reason}" if reason in _CANCEL_TEXTS else "card_cancelled")
+        error = {"code": reason, "message_ja": ja, "message_en": en}
+    elif session.state is CardSessionState.EXPIRED:
+        ja, en = _pair("card_session_expired")
+        error = {"code": "session_expired", "message_ja": ja, "message_en": en}
+    return {
+        "session_id": session.id,
+        "state": session.state.value,
+        "stage": event.get("stage"),
+        "order": session.bridge_order,
+        "tries_left": session.tries_left,
+        "expires_at": session.expires_at.isoformat().replace("+00:00", "Z"),
+        "error": error,
+        "done": session.state is CardSessionState.COMPLETED,
+    }
+
+
+_CANCEL_TEXTS = frozenset(
+    {"replaced", "user_cancelled", "locked", "wrong_password", "last_try_refused", "no_card",
+     "card_removed", "not_jpki_card", "no_reader"}
+)  # fmt: skip
+
+
+def latest_session(db: Session, recipient: Recipient) -> CardSession | None:
+    """The party's newest card session."""
+    return db.scalar(
+        select(CardSession)
+        .where(CardSession.recipient_id == recipient.id)
+        .order_by(CardSession.created_at.desc(), CardSession.id)
+        .limit(1)
+    )
+
+
+def current_status(ctx: ServiceContext, db: Session, recipient: Recipient) -> dict[str, Any] | None:
+    """The newest session's status (expired first if its time is over), or None."""
+    session = latest_session(db, recipient)
+    if session is None:
+        return None
+    if expire_if_due(ctx, db, session):
+        _audit(db, session, "card_session.expired")
+        db.commit()
+    status = status_of(session)
+    status["recipient_status"] = recipient.status.value
+    return status
+
+
+def status_for(ctx: ServiceContext, recipient_id: str) -> dict[str, Any] | None:
+    """`current_status` in a database session of its own (for a status feed)."""
+    with ctx.sessions() as db:
+        return current_status(ctx, db, db.get_one(Recipient, recipient_id))
+
+
+__all__ = [
+    "END_STATES",
+    "OPEN_STATES",
+    "SESSION_LIFETIME",
+    "ClaimRefused",
+    "SigningRequest",
+    "Snapshot",
+    "StartedSession",
+    "Verdict",
+    "claim",
+    "current_status",
+    "expire_due",
+    "judge_signature",
+    "latest_session",
+    "lookup",
+    "record_bridge_cancel",
+    "record_card_error",
+    "record_progress",
+    "resume",
+    "same_name",
+    "signing_request",
+    "snapshot",
+    "start",
+    "status_for",
+    "status_of",
+]
