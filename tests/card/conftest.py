@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from cryptography import x509
@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from card.trust import jpki_signing_roots
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
+from tests.software_token import SoftwareToken
 
 PERSONAL_DATA = "1.2.392.200149.8.5.5"
 JPKI_ROOT_NAME = x509.Name(
@@ -178,38 +179,6 @@ def make_card_certificate(
         names = [x509.OtherName(x509.ObjectIdentifier(oid), value) for oid, value in entries]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return der(builder.sign(ca.key, hashes.SHA256()))
-
-
-@dataclass
-class SoftwareToken:
-    """A `SigningToken` that does the card's work in software: PKCS#1 v1.5 pad, raw RSA.
-
-    Every DigestInfo it is asked to sign is recorded in `requests`; `corrupt` makes it
-    return a signature that does not verify, as a broken card might.
-    """
-
-    key: rsa.RSAPrivateKey
-    certificate: bytes
-    cas: list[bytes]
-    corrupt: bool = False
-    requests: list[bytes] = field(default_factory=list)
-
-    def signing_certificate(self) -> bytes:
-        return self.certificate
-
-    def ca_certificates(self) -> list[bytes]:
-        return list(self.cas)
-
-    def sign_digest_info(self, digest_info: bytes) -> bytes:
-        self.requests.append(digest_info)
-        numbers = self.key.private_numbers()
-        modulus = numbers.public_numbers.n
-        size = (modulus.bit_length() + 7) // 8
-        padded = b"\x00\x01" + b"\xff" * (size - 3 - len(digest_info)) + b"\x00" + digest_info
-        signature = pow(int.from_bytes(padded, "big"), numbers.d, modulus).to_bytes(size, "big")
-        if self.corrupt:
-            signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
-        return signature
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:

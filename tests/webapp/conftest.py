@@ -71,9 +71,14 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def service(settings: Settings) -> Iterator[Service]:
     with TestClient(create_app(settings)) as client:
-        context: ServiceContext = client.app.state.context  # type: ignore[attr-defined]
-        with context.sessions() as db:
-            user = sign_up(db, "sender@example.jp", "kiri-sakura-7-tsuki", "送信 太郎")
-            issued = create_api_token(db, user, "tests")
-            db.commit()
-        yield Service(client, context, user, issued.token)
+        yield with_sender(client)
+
+
+def with_sender(client: TestClient) -> Service:
+    """The running app with a new sender and an API token."""
+    context: ServiceContext = client.app.state.context  # type: ignore[attr-defined]
+    with context.sessions() as db:
+        user = sign_up(db, "sender@example.jp", "kiri-sakura-7-tsuki", "送信 太郎")
+        issued = create_api_token(db, user, "tests")
+        db.commit()
+    return Service(client, context, user, issued.token)

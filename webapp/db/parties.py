@@ -48,6 +48,10 @@ class Recipient(Base):
         String(SHA256_HEX_LENGTH), unique=True, default=None
     )
     """SHA-256 of the `/r/<token>` link token; set when the party is notified."""
+    completion_link_hash: Mapped[str | None] = mapped_column(
+        String(SHA256_HEX_LENGTH), unique=True, default=None
+    )
+    """SHA-256 of the link in the completion mail (the first link keeps working too)."""
     link_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from webapp.card_feed import event_stream, status_events
@@ -46,11 +46,13 @@ def card_session_status(token: str, session: BearerToken, context: Context, db: 
 
 
 @router.get("/{token}/card-session/events")
-def card_session_events(
-    request: Request, token: str, session: BearerToken, context: Context, db: Db
-) -> StreamingResponse:
-    """The same status as server-sent events, each change as it happens."""
-    recipient_id = party.recipient_for_session(context, db, token, session).id
+def card_session_events(token: str, session: BearerToken, context: Context) -> StreamingResponse:
+    """The same status as server-sent events, each change as it happens.
+
+    No database session stays open while the stream runs (SQLite would stay locked).
+    """
+    with context.sessions() as db:
+        recipient_id = party.recipient_for_session(context, db, token, session).id
     return event_stream(
         status_events(
             context, recipient_id, lambda: card_sessions.status_for(context, recipient_id)

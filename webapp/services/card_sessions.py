@@ -64,6 +64,8 @@ END_STATES = (
     CardSessionState.CANCELLED,
 )
 BRIDGE = Audit(ActorKind.BRIDGE, "bridge")
+_ASKING_AGAIN = (Stage.WAITING_FOR_PASSWORD, Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT)
+"""Stages after a card error at which the page keeps showing that error."""
 SYSTEM = Audit(ActorKind.SYSTEM, "system")
 
 
@@ -124,6 +126,8 @@ def bridge_url(ctx: ServiceContext, token: str) -> str:
 
 async def start(ctx: ServiceContext, recipient_id: str, who: Audit) -> StartedSession:
     """A new session for a party whose turn it is; any older open one stops working."""
+    if ctx.card_validator is None:
+        raise UnavailableError("card_signing_unavailable")
     with ctx.sessions() as db:
         recipient = db.get_one(Recipient, recipient_id)
         document = _card_party_turn(recipient)
@@ -179,7 +183,6 @@ async def _prepare(
     ctx: ServiceContext, document: Document, current_blob: str, field_name: str
 ) -> tuple[str, PreparedCardSignature]:
     """The next revision with an empty signature field, stored encrypted: (blob, offsets)."""
-    name = f"{document.id}-card-{new_token()[:12]}"
     with (
         revisions.decrypted_copy(ctx, document, current_blob) as source,
         _scratch_file(ctx) as output,
@@ -189,8 +192,8 @@ async def _prepare(
         except SealingError as exc:
             raise UnavailableError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
         output.seek(0)
-        ctx.files.write(revisions.data_key(ctx, document), name, output)
-    return name, prepared
+        blob = ctx.files.write(revisions.data_key(ctx, document), f"{document.id}-card", output)
+    return blob.blob_name, prepared
 
 
 @contextlib.contextmanager
@@ -309,7 +312,11 @@ def record_progress(ctx: ServiceContext, session_id: str, stage: Stage) -> None:
     with _session_row(ctx, session_id) as (db, session):
         if session.state not in OPEN_STATES:
             return
-        session.last_event = {"stage": stage.value}
+        event: dict[str, Any] = {"stage": stage.value}
+        previous = session.last_event or {}
+        if "card_error" in previous and stage in _ASKING_AGAIN:  # keep showing why
+            event.update(card_error=previous["card_error"], tries_left=previous.get("tries_left"))
+        session.last_event = event
         db.commit()
         _publish(ctx, session)
 
@@ -415,17 +422,19 @@ async def _judge(ctx: ServiceContext, session_id: str, digest_hex: str, cms_der:
             return _refusal("session_expired")
         if session.state not in (CardSessionState.CLAIMED, CardSessionState.SIGNING):
             return _refusal("session_ended")
-        if digest_hex != session.prepared_digest:
-            return await _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"))
-        session.state = CardSessionState.SIGNING
-        session.last_event = {"stage": Stage.SENDING.value}
-        db.commit()
-        _publish(ctx, session)
+        wrong_digest = digest_hex != session.prepared_digest
+        if not wrong_digest:
+            session.state = CardSessionState.SIGNING
+            session.last_event = {"stage": Stage.SENDING.value}
+            db.commit()
+            _publish(ctx, session)
         recipient_id, document_id = session.recipient_id, session.recipient.document_id
         prepared = PreparedCardSignature.from_stored(
-            session.field_name or "", session.prepared_digest, session.byte_range or {}
+            session.field_name or "", session.prepared_digest or "", session.byte_range or {}
         )
         prepared_blob, base = session.prepared_blob_name or "", session.base_revision
+    if wrong_digest:
+        return await _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"))
     validator = ctx.card_validator
     if validator is None:
         raise RuntimeError("no card signature validator is configured")

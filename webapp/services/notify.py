@@ -81,8 +81,8 @@ def send_completion_mails(
     people = {document.owner.email: (document.owner.display_name, owner_link)}
     for recipient in document.recipients:
         if recipient.status is RecipientStatus.AGREED and recipient.email not in people:
-            token = new_token()  # a fresh link to the finished document, for downloading it
-            recipient.link_token_hash = token_hash(token)
+            token = new_token()  # a second link, to the finished document; the first still works
+            recipient.completion_link_hash = token_hash(token)
             validity = timedelta(days=ctx.settings.request_validity_days)
             recipient.link_expires_at = ctx.now() + validity
             people[recipient.email] = (recipient.name, ctx.link(f"/r/{token}"))

@@ -6,7 +6,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from webapp.db.models import (
@@ -49,8 +49,11 @@ DONE_STATUSES = (RecipientStatus.AGREED, RecipientStatus.REJECTED)
 
 def recipient_for_link(ctx: ServiceContext, db: Session, link_token: str) -> Recipient:
     """The party a link belongs to, or why the link no longer works."""
+    hashed = token_hash(link_token)
     recipient = db.scalar(
-        select(Recipient).where(Recipient.link_token_hash == token_hash(link_token))
+        select(Recipient).where(
+            or_(Recipient.link_token_hash == hashed, Recipient.completion_link_hash == hashed)
+        )
     )
     if recipient is None:
         raise NotFoundError("link_invalid")

@@ -1,4 +1,4 @@
-"""Card signing: what a card session judged, and the sender as a party who signs first.
+"""Card signing: what a card session judged, the sender as a party, a second link per party.
 
 Revision ID: 0002
 Revises: 0001
@@ -31,10 +31,16 @@ def upgrade() -> None:
             sa.Column("is_sender", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         table.add_column(sa.Column("signer_name_mismatch", sa.Boolean(), nullable=True))
+        table.add_column(sa.Column("completion_link_hash", HASH, nullable=True))
+        table.create_unique_constraint(
+            op.f("uq_recipients_completion_link_hash"), ["completion_link_hash"]
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("recipients") as table:
+        table.drop_constraint(op.f("uq_recipients_completion_link_hash"), type_="unique")
+        table.drop_column("completion_link_hash")
         table.drop_column("signer_name_mismatch")
         table.drop_column("is_sender")
     with op.batch_alter_table("card_sessions") as table:
