@@ -22,6 +22,7 @@ from tests.webapp.card.conftest import (
     signature_frame_with_attributes,
 )
 from tests.webapp.conftest import Service
+from tests.webapp.pdf.checks import lta_results, passed, pdfsig
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
 from webapp.app import create_app
 from webapp.settings import Settings
@@ -52,6 +53,22 @@ def test_a_card_signature_is_accepted_and_completes_the_document(
     ).json()
     assert document["status"] == "completed"
     assert document["recipients"][0]["card_signer_name"] == "試験 花子"
+    # the upload, stamp + seal, the card's signature, the seal of the event, the closing step
+    assert document["revision"] == 5
+
+    final = client.get(
+        f"/api/v1/documents/{card_party.document_id}/pdf", headers=card_party.service.auth
+    )
+    path = card_party.service.context.settings.data_dir / "final.pdf"
+    path.write_bytes(final.content)
+    verdicts = pdfsig(path)
+    card_field = next(name for name in verdicts if name.startswith("mynasign-card-1-"))
+    del verdicts["mynasign-archive-timestamp"]  # poppler does not check document timestamps
+    assert len(verdicts) == 4 and set(verdicts.values()) == {"Signature is Valid."}, verdicts
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    results = lta_results(path, runtime.trust_roots)
+    assert card_field in results and len(results) == 4
+    assert all(passed(result) for result in results.values()), results
 
 
 def receive_status_stage(card_party: CardParty) -> str | None:
