@@ -25,7 +25,8 @@ from card.cms_check import CmsCheckCode, CmsCheckError, verify_signed_data
 from card.errors import CardError, UnexpectedCardResponseError
 from card.token import SHA256_DIGEST_INFO_PREFIX, SigningToken
 from jpkisim.pki import IssuedCard
-from tests.card.conftest import TEST_ROOT_NAME, SoftwareToken, TestCa, make_root
+from tests.card.conftest import TEST_ROOT_NAME, TestCa, make_root
+from tests.software_token import SoftwareToken
 
 DATA = b"%PDF-1.7 the ByteRange of a contract\n" * 40
 DIGEST = hashlib.sha256(DATA).digest()
