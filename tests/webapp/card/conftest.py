@@ -168,6 +168,6 @@ def _replace_signer(cms_der: bytes, attrs: cms_module.CMSAttributes, signature: 
             "signer_infos": [signer],
         }
     )
-    return cms_module.ContentInfo(
-        {"content_type": "signed_data", "content": new_signed_data}
-    ).dump()
+    info = cms_module.ContentInfo({"content_type": "signed_data", "content": new_signed_data})
+    rebuilt: bytes = info.dump()
+    return rebuilt
