@@ -57,6 +57,25 @@ def demo_sender(settings: Settings) -> tuple[str, str | None, str | None]:
     return DEMO_EMAIL, password, token
 
 
+DEMO_CARD_PASSWORD = "TEST1234"  # noqa: S105 - the simulated card's, printed on purpose
+
+
+def card_instructions(settings: Settings) -> list[str]:
+    """How to sign with a simulated My Number Card that the development PKI trusts."""
+    data = Path(settings.data_dir)
+    card = data / "demo-card.json"
+    return [
+        "  sign with a simulated My Number Card (signing password "
+        f"{DEMO_CARD_PASSWORD}); make the card once:",
+        f"    jpki-sim card new --pki {data / 'pki'} --password {DEMO_CARD_PASSWORD} "
+        f'--name "試験 花子" --out {card}',
+        "  then, with the URL under the QR code of the card-signing page:",
+        f"    jpki-bridge sign <URL> --sim {card}",
+        "  or through PC/SC (pcscd with vsmartcard's vpcd running):",
+        f"    jpki-sim serve --state {card} &  jpki-bridge sign <URL> --reader 'Virtual PCD'",
+    ]
+
+
 def _run(settings: Settings, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
@@ -83,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  API token in {token_file}; API docs at {settings.base_url}/docs")
             if not settings.smtp_host:
                 print(f"  mail stays in the local outbox: {settings.base_url}/dev/outbox")
+            print("\n".join(card_instructions(settings)))
             _run(settings, args.host, args.port)
         elif args.command == "serve":
             settings = load_settings(environment="production")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
-from webapp.cli import DEMO_EMAIL, demo_sender, main
+from jpkisim.pki import TestPki
+from jpkisim.state import CardState
+from webapp.cli import DEMO_EMAIL, card_instructions, demo_sender, main
 from webapp.settings import load_settings
 
 
@@ -27,3 +33,22 @@ def test_serve_refuses_development_defaults(
     monkeypatch.setenv("MYNASIGN_DATA_DIR", str(tmp_path))
     assert main(["serve"]) == 2
     assert "mynasign:" in capsys.readouterr().err
+
+
+def test_the_printed_card_commands_make_a_card_the_service_trusts(tmp_path: Path) -> None:
+    """`mynasign dev` prints how to make a simulated card; that command works as printed."""
+    settings = load_settings(environment="development", data_dir=tmp_path / "var")
+    lines = card_instructions(settings)
+    command = next(line for line in lines if "jpki-sim card new" in line)
+    pki_dir = Path(settings.data_dir) / "pki"
+    TestPki.init(pki_dir)
+    bin_dir = Path(sys.executable).parent
+    completed = subprocess.run(
+        [str(bin_dir / "jpki-sim"), *shlex.split(command.strip())[1:]],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    state = CardState.load(Path(settings.data_dir) / "demo-card.json")
+    issuer = x509.load_der_x509_certificate(state.sign_cert_der).issuer
+    assert issuer == TestPki.load(pki_dir).sign_root_cert.subject
+    assert any(f"--sim {Path(settings.data_dir) / 'demo-card.json'}" in line for line in lines)
