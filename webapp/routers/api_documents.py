@@ -50,6 +50,8 @@ def recipient_view(recipient: Recipient) -> dict[str, Any]:
         "forwarded_to": recipient.forwarded_to_id,
         "forwarded_from": recipient.forwarded_from_id,
         "card_signer_name": recipient.card_signer_name,
+        "card_signer_name_differs": recipient.signer_name_mismatch,
+        "is_sender": recipient.is_sender,
     }
 
 
@@ -108,12 +110,39 @@ def add_recipient(
     return Created(id=recipient.id)
 
 
+@router.post("/{document_id}/sender-signature", status_code=201, response_model=Created)
+def require_sender_signature(
+    document_id: str, db: Db, sender: ApiSender, who: SenderAudit
+) -> Created:
+    """The sender signs first, with their own My Number Card (before anyone is told)."""
+    document = service.owned_document(db, sender, document_id, for_update=True)
+    return Created(id=service.add_sender_signature(db, document, who).id)
+
+
+@router.post("/{document_id}/sender-signing-link")
+def sender_signing_link(
+    document_id: str, context: Context, db: Db, sender: ApiSender, who: SenderAudit
+) -> dict[str, str]:
+    """A fresh link to the sender's own card-signing flow (the recipient API works with it)."""
+    document = service.owned_document(db, sender, document_id, for_update=True)
+    url = service.sender_signing_link(context, db, document, who)
+    db.commit()
+    return {"url": url}
+
+
 @router.post("/{document_id}/send")
 async def send_document(
     document_id: str, context: Context, sender: ApiSender, who: SenderAudit
 ) -> dict[str, Any]:
+    """Stamp, seal and tell the first party; when the sender signs first, their link."""
     document = await service.send_document(context, sender, document_id, who)
-    return document_view(document)
+    view = document_view(document)
+    with context.sessions() as db:
+        document = service.owned_document(db, sender, document_id)
+        if any(r.is_sender and r.status.value == "notified" for r in document.recipients):
+            view["sender_signing_url"] = service.sender_signing_link(context, db, document, who)
+            db.commit()
+    return view
 
 
 @router.post("/{document_id}/cancel")

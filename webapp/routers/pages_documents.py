@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from webapp.audit import events_for_document
-from webapp.db.models import DocumentStatus, User
+from webapp.db.models import Document, DocumentStatus, User
 from webapp.errors import DomainError, NotFoundError
 from webapp.i18n import request_language
 from webapp.pages import (
@@ -27,6 +27,7 @@ from webapp.pages import (
 )
 from webapp.routers import api_documents
 from webapp.services import documents, revisions
+from webapp.services.notify import OPEN_STATUSES
 
 
 def _no_store(request: Request) -> None:
@@ -144,6 +145,7 @@ def _detail(
         recipients=list(document.recipients), events=events_for_document(db, document.id),
         recipient_form=recipient_form or {}, draft=document.status is DocumentStatus.DRAFT,
         cancellable=document.status in (DocumentStatus.DRAFT, DocumentStatus.SENT),
+        sender_can_sign=_sender_can_sign(document),
     )  # fmt: skip
 
 
@@ -195,7 +197,48 @@ async def send(request: Request, document_id: str, sender: PageSender, who: Page
                 request, db, sender, document_id, status=error.status_code,
                 error=error.text(request_language(request)),
             )  # fmt: skip
+    with context.sessions() as db:
+        document = documents.owned_document(db, sender, document_id)
+        if _sender_can_sign(document):  # the sender signs first: straight to their card flow
+            url = documents.sender_signing_link(context, db, document, who)
+            db.commit()
+            return redirect(request, url.removeprefix(context.settings.base_url))
     return redirect(request, f"/documents/{document_id}")
+
+
+def _sender_can_sign(document: Document) -> bool:
+    return document.status is DocumentStatus.SENT and any(
+        r.is_sender and r.status in OPEN_STATUSES for r in document.recipients
+    )
+
+
+@router.post("/{document_id}/sender-signature")
+def require_sender_signature(
+    request: Request, document_id: str, sender: PageSender, who: PageAudit, db: PageDb
+) -> Response:
+    """The sender will sign first, with their own My Number Card."""
+    document = documents.owned_document(db, sender, document_id, for_update=True)
+    try:
+        documents.add_sender_signature(db, document, who)
+    except DomainError as error:
+        db.rollback()
+        return _detail(
+            request, db, sender, document_id, status=error.status_code,
+            error=error.text(request_language(request)),
+        )  # fmt: skip
+    db.commit()
+    return redirect(request, f"/documents/{document_id}#recipients")
+
+
+@router.post("/{document_id}/sign")
+def sign_as_sender(
+    request: Request, document_id: str, sender: PageSender, who: PageAudit, db: PageDb
+) -> Response:
+    """A fresh link to the sender's own card signature, and there."""
+    document = documents.owned_document(db, sender, document_id, for_update=True)
+    url = documents.sender_signing_link(context_of(request), db, document, who)
+    db.commit()
+    return redirect(request, url.removeprefix(context_of(request).settings.base_url))
 
 
 @router.get("/{document_id}/cancel")

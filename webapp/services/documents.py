@@ -28,7 +28,7 @@ from webapp.security import hash_secret
 from webapp.services import revisions
 from webapp.services.accounts import check_email
 from webapp.services.context import ServiceContext
-from webapp.services.notify import notify_next_recipient
+from webapp.services.notify import OPEN_STATUSES, invite, notify_next_recipient
 from webapp.services.sealing import seal_step
 
 SENDING_SEAL_FIELD = "mynasign-sent"
@@ -143,6 +143,36 @@ def add_recipient(
         access_code=bool(code), require_card=require_card,
     )  # fmt: skip
     return recipient
+
+
+def add_sender_signature(db: Session, document: Document, who: Audit) -> Recipient:
+    """The sender as the first party, signing with their own card before anyone is told."""
+    if document.status is not DocumentStatus.DRAFT:
+        raise ConflictError("document_not_draft")
+    if any(recipient.is_sender for recipient in document.recipients):
+        raise ConflictError("sender_signature_already_required")
+    owner = document.owner
+    recipient = Recipient(
+        document_id=document.id, position=0, name=owner.display_name, email=owner.email,
+        require_card=True, is_sender=True, status=RecipientStatus.WAITING,
+    )  # fmt: skip
+    db.add(recipient)
+    db.flush()
+    who.event(
+        db, "recipient.added", document.id, recipient_id=recipient.id, position=0,
+        access_code=False, require_card=True, sender=True,
+    )  # fmt: skip
+    return recipient
+
+
+def sender_signing_link(ctx: ServiceContext, db: Session, document: Document, who: Audit) -> str:
+    """A fresh link for the sender's own card signature, while it is their turn."""
+    party = next((r for r in document.recipients if r.is_sender), None)
+    if party is None:
+        raise NotFoundError("sender_signature_not_required")
+    if document.status is not DocumentStatus.SENT or party.status not in OPEN_STATUSES:
+        raise ConflictError("link_used")
+    return ctx.link(f"/r/{invite(ctx, db, document, party, who)}")
 
 
 async def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit) -> Document:

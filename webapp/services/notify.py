@@ -47,6 +47,9 @@ def invite(
     recipient.link_expires_at = document.expires_at
     recipient.status = RecipientStatus.NOTIFIED
     recipient.notified_at = ctx.now()
+    if recipient.is_sender:  # the sender signs from their own page: no mail
+        who.event(db, "recipient.notified", document.id, recipient_id=recipient.id, sender=True)
+        return token
     link = ctx.link(f"/r/{token}")
     assert document.expires_at is not None  # noqa: S101 - sent documents have an expiry
     message = render_invitation(

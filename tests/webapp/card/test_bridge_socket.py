@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from jpkisim.pki import IssuedCard, TestPki
+from jpkisim.pki import CardIdentity, IssuedCard, TestPki
 from tests.webapp.card.conftest import (
     CardParty,
     barrier,
@@ -326,3 +326,69 @@ def test_a_server_restart_in_the_middle_loses_nothing(
             f"/api/v1/r/{card_party.link_token}/card-session", headers=card_party.auth
         ).json()
     assert status["state"] == "completed"
+
+
+def test_a_sender_who_signs_with_the_card_does_so_before_anyone_is_told(
+    service: Service, dev_pki: TestPki
+) -> None:
+    document_id = upload(service)
+    response = service.client.post(
+        f"/api/v1/documents/{document_id}/sender-signature", headers=service.auth
+    )
+    assert response.status_code == 201, response.text
+    add_recipient(service, document_id, name="乙 次郎", email="jiro@example.jp")
+    sent = service.client.post(f"/api/v1/documents/{document_id}/send", headers=service.auth)
+    assert sent.status_code == 200, sent.text
+    assert service.mails_to("jiro@example.jp") == []
+    assert service.mails_to("sender@example.jp") == []  # the sender signs from the response
+    link_token = sent.json()["sender_signing_url"].rsplit("/", 1)[1]
+    party = CardParty(service, document_id, link_token, open_link(service, link_token))
+    started = party.start()
+    sender_card = dev_pki.issue_card(CardIdentity(name="送信 太郎"))
+    with service.client.websocket_connect(bridge_path(started)) as ws:
+        _, request = hello(ws)
+        assert request["expected_signer_name"] == "送信 太郎"
+        send(ws, **signature_frame(sender_card, request["digest"]))
+        assert receive(ws)["outcome"] == "accepted"
+    assert len(service.mails_to("jiro@example.jp")) == 1  # now the first recipient is told
+    view = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth).json()
+    sender_party = next(r for r in view["recipients"] if r["is_sender"])
+    assert sender_party["status"] == "agreed"
+    assert sender_party["card_signer_name"] == "送信 太郎"
+    assert sender_party["card_signer_name_differs"] is False
+
+
+def test_a_different_name_on_the_card_is_flagged_not_blocked(
+    card_party: CardParty, dev_pki: TestPki
+) -> None:
+    other = dev_pki.issue_card(CardIdentity(name="試験　花　子"))  # spacing differs: same name
+    started = card_party.start()
+    with card_party.service.client.websocket_connect(bridge_path(started)) as ws:
+        _, request = hello(ws)
+        send(ws, **signature_frame(other, request["digest"]))
+        assert receive(ws)["outcome"] == "accepted"
+    service = card_party.service
+    view = service.client.get(
+        f"/api/v1/documents/{card_party.document_id}", headers=service.auth
+    ).json()
+    assert view["recipients"][0]["card_signer_name_differs"] is False
+    signed = [e for e in view["events"] if e["action"] == "recipient.card_signed"]
+    assert signed[0]["detail"]["signer_name"] == "試験　花　子"
+    assert "address" not in signed[0]["detail"] and "birth" not in str(signed[0]["detail"])
+
+
+def test_another_persons_card_is_accepted_and_flagged(
+    card_party: CardParty, dev_pki: TestPki
+) -> None:
+    other = dev_pki.issue_card(CardIdentity(name="別人 一郎"))
+    started = card_party.start()
+    with card_party.service.client.websocket_connect(bridge_path(started)) as ws:
+        _, request = hello(ws)
+        send(ws, **signature_frame(other, request["digest"]))
+        assert receive(ws)["outcome"] == "accepted"
+    service = card_party.service
+    view = service.client.get(
+        f"/api/v1/documents/{card_party.document_id}", headers=service.auth
+    ).json()
+    assert view["recipients"][0]["card_signer_name"] == "別人 一郎"
+    assert view["recipients"][0]["card_signer_name_differs"] is True

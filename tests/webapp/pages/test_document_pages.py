@@ -143,3 +143,23 @@ def test_the_draft_pdf_downloads(sender: Sender) -> None:
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["cache-control"] == "no-store"
     assert response.content == pdf
+
+
+def test_a_sender_who_signs_with_the_card_is_taken_to_the_card_flow_first(
+    service: Service, sender: Sender
+) -> None:
+    document_id = sender.upload()
+    sender.add_recipient(document_id, "乙 花子", "hanako@example.jp")
+    draft = page_text(sender.detail(document_id))
+    assert TEXTS["sender_signs_button"][0] in draft
+    assert sender.post(f"/documents/{document_id}/sender-signature").status_code == 303
+    assert TEXTS["sender_party_tag"][0] in page_text(sender.detail(document_id))
+    response = sender.post(f"/documents/{document_id}/send")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/r/")  # the sender's own card flow
+    assert service.mails_to("hanako@example.jp") == []  # told only after the sender signed
+    detail = page_text(sender.detail(document_id))
+    assert TEXTS["sender_sign_now_button"][0] in detail
+    again = sender.post(f"/documents/{document_id}/sign")
+    assert again.status_code == 303 and again.headers["location"].startswith("/r/")
+    assert again.headers["location"] != response.headers["location"]  # a fresh link
