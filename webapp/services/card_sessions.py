@@ -618,8 +618,10 @@ def status_of(session: CardSession) -> dict[str, Any]:
         error = {"code": code, "message_ja": ja, "message_en": en, "tries_left": tries}
     elif session.state is CardSessionState.CANCELLED:
         reason = session.reject_reason or "cancelled"
-        ja, en = _pair(f"card_cancelled_{reason}" if reason in _CANCEL_TEXTS else "card_cancelled")
-        error = {"code": reason, "message_ja": ja, "message_en": en}
+        key = f"card_cancelled_{reason}" if reason in _CANCEL_TEXTS else "card_cancelled"
+        tries = session.tries_left
+        ja, en = _pair(key, tries_left=tries if tries is not None else "?")
+        error = {"code": reason, "message_ja": ja, "message_en": en, "tries_left": tries}
     elif session.state is CardSessionState.EXPIRED:
         ja, en = _pair("card_session_expired")
         error = {"code": "session_expired", "message_ja": ja, "message_en": en}
