@@ -26,6 +26,8 @@ _REMOVED = {
     scard.SCARD_E_COMM_DATA_LOST,
 }
 _NO_SERVICE = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED}
+SHARING_VIOLATION_PATIENCE_SECONDS = 3.0
+"""How long a connection waits for another program to let go of the card."""
 _NO_READERS = {scard.SCARD_E_NO_READERS_AVAILABLE, scard.SCARD_E_UNKNOWN_READER}
 
 
@@ -178,10 +180,7 @@ class PcscConnection(ConnectionBase):
             self.reader = choose_reader(_list(self._context), reader)
             if wait > 0:
                 _wait_for_card(self._context, self.reader, wait)
-            mode = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
-            hresult, self._card, self._protocol = scard.SCardConnect(
-                self._context, self.reader, mode, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
-            )
+            hresult = self._connect(exclusive)
             if hresult in (scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_REMOVED_CARD):
                 raise NoCardError(f"no card on {self.reader}")
             _ok(hresult, f"connecting to the card on {self.reader}")
@@ -191,6 +190,27 @@ class PcscConnection(ConnectionBase):
         except BaseException:
             self.close()
             raise
+
+    def _connect(self, exclusive: bool) -> int:
+        """SCardConnect, tried again for a moment while another program holds the card.
+
+        Right after a card arrives, the system (or middleware such as a PKCS#11 module)
+        often reads it for a few hundred milliseconds; an exclusive connection then gets
+        a sharing violation that would clear up by itself.
+        """
+        mode = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
+        deadline = time.monotonic() + SHARING_VIOLATION_PATIENCE_SECONDS
+        pause = 0.05
+        while True:
+            hresult, card, protocol = scard.SCardConnect(
+                self._context, self.reader, mode, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+            )
+            if hresult == scard.SCARD_S_SUCCESS:
+                self._card, self._protocol = card, protocol
+            if hresult != scard.SCARD_E_SHARING_VIOLATION or time.monotonic() >= deadline:
+                return int(hresult)
+            time.sleep(pause)  # a back-off, not synchronisation: nothing to wait on here
+            pause = min(pause * 2, 0.4)
 
     @property
     def atr(self) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import subprocess
 from pathlib import Path
 
@@ -73,16 +74,33 @@ def test_pkcs11_tool_login_and_sign_verifies(
     assert all(SIGNING_PASSWORD.encode().hex().upper() not in line.upper() for line in lines)
 
 
+def _sign_through_pkcs11(password: str, message: bytes) -> tuple[bytes, bytes] | str:
+    """In a child process: (certificate, signature), or the name of the error raised."""
+    try:
+        with Pkcs11SigningToken(OPENSC_PKCS11, password) as token:
+            digest_info = sha256_digest_info(hashlib.sha256(message).digest())
+            return token.signing_certificate(), token.sign_digest_info(digest_info)
+    except Exception as exc:
+        return type(exc).__name__
+
+
+def in_child(password: str, message: bytes) -> tuple[bytes, bytes] | str:
+    """Run the PKCS#11 back end in a child process: a PKCS#11 module (OpenSC) keeps its
+    PC/SC handle on the reader until the process ends, which would lock later tests out."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_sign_through_pkcs11, (password, message))
+
+
 def test_python_pkcs11_back_end_signs_through_opensc(
     sim_reader: SimulatedReader, issued_card: IssuedCard
 ) -> None:
     message = b"signed through python-pkcs11"
-    with Pkcs11SigningToken(OPENSC_PKCS11, SIGNING_PASSWORD.lower()) as token:
-        assert token.signing_certificate() == issued_card.sign_cert_der
-        signature = token.sign_digest_info(sha256_digest_info(hashlib.sha256(message).digest()))
+    outcome = in_child(SIGNING_PASSWORD.lower(), message)
+    assert isinstance(outcome, tuple), outcome
+    certificate, signature = outcome
+    assert certificate == issued_card.sign_cert_der
     verify(issued_card.sign_cert_der, signature, message)
 
 
 def test_python_pkcs11_wrong_password(sim_reader: SimulatedReader) -> None:
-    with pytest.raises(WrongPasswordError):
-        Pkcs11SigningToken(OPENSC_PKCS11, "WRONG999")
+    assert in_child("WRONG999", b"x") == WrongPasswordError.__name__
