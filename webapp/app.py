@@ -15,6 +15,7 @@ from webapp.routers import (
     api_documents,
     api_recipients,
     pages_account,
+    pages_card,
     pages_documents,
     pages_outbox,
     pages_recipient,
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages_account.router)
     app.include_router(pages_documents.router)
     app.include_router(pages_recipient.router)
+    app.include_router(pages_card.router)
     if pages_outbox.outbox_enabled(settings):
         app.state.dev_outbox = True
         app.include_router(pages_outbox.router)

@@ -97,6 +97,41 @@ TEXTS: dict[str, tuple[str, str]] = {
         "この文書にはマイナンバーカードによる署名が必要です。",
         "This document needs a My Number Card signature.",
     ),
+    "sender_signs_text": (
+        "送信者ご自身もマイナンバーカードで署名する場合は、送信の前に設定してください。"
+        "送信すると、他の方に通知される前に、まず送信者が署名します。",
+        "If you, the sender, also sign with your My Number Card, say so before sending: "
+        "you then sign first, before anyone else is told.",
+    ),
+    "sender_signs_button": (
+        "送信者もマイナンバーカードで署名する",
+        "I sign with my My Number Card too",
+    ),
+    "sender_party_tag": ("送信者", "Sender"),
+    "sender_sign_now_text": (
+        "送信者の署名が済むまで、受信者には通知されません。",
+        "The recipients are told once you have signed.",
+    ),
+    "sender_sign_now_button": ("マイナンバーカードで署名する", "Sign with my My Number Card"),
+    "card_signer_name_label": ("署名した証明書の氏名", "Name in the signing certificate"),
+    "card_signer_name_differs": (
+        "証明書の氏名が受信者として登録された氏名と異なります（字体やスペースの違いの場合もあります）。"
+        "ご確認ください。",
+        "The name in the certificate differs from the recipient's name as entered (variant "
+        "characters or spacing can cause this). Please check.",
+    ),
+    "event_recipient_card_signed": (
+        "マイナンバーカードで署名",
+        "Signed with a My Number Card",
+    ),
+    "sender_signature_already_required": (
+        "送信者の署名はすでに設定されています。",
+        "The sender's own signature is already required.",
+    ),
+    "sender_signature_not_required": (
+        "この文書では送信者の署名は求められていません。",
+        "This document does not ask for the sender's own signature.",
+    ),
     "card_signature_not_required": (
         "この方にはマイナンバーカードによる署名は求められていません。",
         "This party is not asked to sign with a My Number Card.",
@@ -174,8 +209,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Stopped: the signing password is locked. Have it reset at your municipal office.",
     ),
     "card_cancelled_wrong_password": (
-        "署名用パスワードが違うため中止しました。",
-        "Stopped: the signing password was wrong.",
+        "署名用パスワードが違うため中止しました（残り{tries_left}回）。5回間違えるとロックされます。",
+        "Stopped: the signing password was wrong ({tries_left} tries left). Five wrong tries "
+        "lock it.",
     ),
     "card_cancelled_last_try_refused": (
         "残り1回のため中止しました（間違えるとロックされます）。",
@@ -192,6 +228,36 @@ TEXTS: dict[str, tuple[str, str]] = {
     "card_cancelled_not_jpki_card": (
         "マイナンバーカードではないため中止しました。",
         "Stopped: the card is not a My Number Card.",
+    ),
+    "card_cancelled_card_failure": (
+        "カードの読み取りに失敗したため中止しました。",
+        "Stopped: the card could not be read.",
+    ),
+    "card_cancelled_signature_check_failed": (
+        "カードの署名を確認できなかったため中止しました。",
+        "Stopped: the card's signature could not be verified.",
+    ),
+    "card_cancelled_no_password": (
+        "署名用パスワードが入力されなかったため中止しました。",
+        "Stopped: no signing password was entered.",
+    ),
+    "card_cancelled_bridge_error": (
+        "アプリでエラーが起きたため中止しました。",
+        "Stopped: the app ran into an error.",
+    ),
+    "card_cancelled_document_closed": (
+        "この文書は取り消されたか期限切れのため、署名できません。",
+        "The document was cancelled or has expired: it can no longer be signed.",
+    ),
+    "event_card_session_created": ("署名用QRコードを表示", "Card signing QR code shown"),
+    "event_card_session_claimed": ("QRコードが読み取られました", "QR code scanned"),
+    "event_card_session_card_error": ("カードの操作でエラー", "Card error"),
+    "event_card_session_cancelled": ("カード署名を中止", "Card signing cancelled"),
+    "event_card_session_expired": ("QRコードの期限切れ", "QR code expired"),
+    "event_card_signature_rejected": ("カード署名を受け付けませんでした", "Card signature refused"),
+    "event_recipient_card_consented": (
+        "カード署名に同意",
+        "Consented to signing with the card",
     ),
     "card_cancelled_no_reader": (
         "カードリーダーが見つからないため中止しました。",
@@ -609,6 +675,221 @@ TEXTS: dict[str, tuple[str, str]] = {
     "agreed_done_after": (
         "この画面は閉じてかまいません。",
         "You can close this page.",
+    ),
+    # pages: My Number Card signing (webapp/routers/pages_card.py)
+    "card_page_sign_button": ("マイナンバーカードで署名", "Sign with My Number Card"),
+    "card_page_intro": (
+        "内容をご確認のうえ、マイナンバーカードの署名用電子証明書で署名してください。"
+        "担当が異なる場合は転送、内容に問題がある場合は却下を選べます。",
+        "Once you have read it, sign with your My Number Card's signing certificate. You can "
+        "also forward the document to someone else, or reject it.",
+    ),
+    "card_page_consent_title": (
+        "マイナンバーカードで署名する前に",
+        "Before you sign with your My Number Card",
+    ),
+    "card_page_consent_intro": (
+        "次の3点をご確認のうえ、すべてに同意してください。",
+        "Please read these three points and accept each of them.",
+    ),
+    "card_page_consent_document": (
+        "文書「{title}」の内容を確認し、同意します",
+        "I have read “{title}” and agree to its content",
+    ),
+    "card_page_consent_document_hint": (
+        "カードでの署名は、この文書への同意として記録され、取り消せません。",
+        "Your card signature records your agreement to this document and cannot be withdrawn.",
+    ),
+    "card_page_consent_certificate": (
+        "署名用電子証明書の利用に同意します",
+        "I agree to the use of my signing certificate",
+    ),
+    "card_page_consent_certificate_hint": (
+        "署名用電子証明書には氏名・住所・生年月日・性別が記載されており、署名済みPDFに含まれます。"
+        "署名済みPDFをダウンロードできるのは、この文書の当事者だけです。",
+        "The signing certificate (署名用電子証明書) carries your name, address, date of birth "
+        "and sex, and the signed PDF will contain it. Only the parties to this document can "
+        "download the signed PDF.",
+    ),
+    "card_page_consent_terms": (
+        "マイナンバーカード署名の利用条件に同意します",
+        "I accept the terms of signing with the card",
+    ),
+    "card_page_consent_terms_hint": (
+        "署名用パスワードはアプリ（またはパソコン）の中だけで使われ、このサービスには送信されません。"
+        "署名の確認のため、証明書の失効情報を照会します。",
+        "The signing password is used only in the app (or on the PC) and is never sent to this "
+        "service. The certificate's revocation status is checked to verify the signature.",
+    ),
+    "card_page_consent_button": ("同意して次へ", "Accept and continue"),
+    "card_page_consent_required": (
+        "3つすべてに同意すると次に進めます。",
+        "Please accept all three points to continue.",
+    ),
+    "card_page_requirements_title": ("署名に必要なもの", "What you need to sign"),
+    "card_page_need_device": (
+        "mynasignアプリを入れたスマートフォン（NFC対応）、またはUSB接続のNFCカードリーダーと"
+        " jpki-bridge を入れたパソコン",
+        "A smartphone with NFC and the mynasign app, or a PC with a USB NFC card reader and "
+        "jpki-bridge",
+    ),
+    "card_page_need_card": ("マイナンバーカード", "Your My Number Card"),
+    "card_page_need_password": (
+        "署名用パスワード（英大文字と数字の6〜16文字）",
+        "The signing password (署名用パスワード): 6 to 16 capital letters and digits",
+    ),
+    "card_page_need_password_lock": (
+        "署名用パスワードを5回続けて間違えるとロックされ、お住まいの市区町村の窓口での解除が必要になります。",
+        "Five wrong tries in a row lock the signing password; it must then be reset at your "
+        "municipal office.",
+    ),
+    "card_page_next_intro": (
+        "「次へ」を押すと、10分間有効なQRコードが表示されます。",
+        "“Next” shows a QR code that is valid for 10 minutes.",
+    ),
+    "card_page_next": ("次へ", "Next"),
+    "card_page_last_attempt": ("前回の署名", "Your last attempt"),
+    "card_page_title": ("マイナンバーカードで署名", "Sign with My Number Card"),
+    "card_page_open_app": ("アプリで署名する", "Sign in the app"),
+    "card_page_open_app_hint": (
+        "mynasignアプリが開きます。アプリがない場合は、下のQRコードを別のスマートフォンで読み取るか、"
+        "パソコンとカードリーダーで署名してください。",
+        "This opens the mynasign app. Without the app, scan the QR code below with another "
+        "phone, or sign on a PC with a card reader.",
+    ),
+    "card_page_qr_heading": ("QRコードを読み取る", "Scan the QR code"),
+    "card_page_qr_label": ("署名用のQRコード", "QR code for signing"),
+    "card_page_qr_intro": (
+        "mynasignアプリでこのQRコードを読み取ってください。",
+        "Scan this QR code with the mynasign app.",
+    ),
+    "card_page_link_label": ("署名用リンク", "Signing link"),
+    "card_page_link_hint": (
+        "このリンクは1回だけ使えます。他の人に渡さないでください。",
+        "This link works once. Do not give it to anyone.",
+    ),
+    "card_page_copy_selected": (
+        "選択しました。コピーしてください。",
+        "Selected: copy it now.",
+    ),
+    "card_page_expires_in": ("有効期限まで", "Expires in"),
+    "card_page_valid_until": ("{time} まで有効", "Valid until {time}"),
+    "card_page_refresh": ("QRコードを更新", "Refresh QR code"),
+    "card_page_refresh_hint": (
+        "更新すると、今のQRコードは使えなくなります。",
+        "A new QR code makes the current one stop working.",
+    ),
+    "card_page_howto_heading": ("署名のしかた", "How to sign"),
+    "card_page_howto_iphone": (
+        "QRコードを読み取り、署名用パスワードを入力してから、カードをiPhoneの上部にかざします。",
+        "Scan the QR code, type your signing password, then hold the card to the top of the "
+        "iPhone.",
+    ),
+    "card_page_howto_android": (
+        "QRコードを読み取り、カードをスマートフォンの背面にかざしてから、署名用パスワードを入力します。",
+        "Scan the QR code, hold the card to the back of the phone, then type your signing "
+        "password.",
+    ),
+    "card_page_howto_pc": (
+        "カードリーダーをつないでカードを置き、次のコマンドを実行します。"
+        "署名用パスワードはパソコンで入力します。",
+        "Connect the reader, put the card on it and run this command; you type the signing "
+        "password on the PC.",
+    ),
+    "card_page_pc_label": ("パソコン（カードリーダー）", "PC with a card reader"),
+    "card_page_status_heading": ("状況", "Status"),
+    "card_page_check_status": ("状況を確認", "Check the status"),
+    "card_page_state_created": (
+        "QRコードの読み取りを待っています。",
+        "Waiting for the QR code to be scanned.",
+    ),
+    "card_page_state_claimed": (
+        "スマートフォンで読み取られました。",
+        "The QR code has been scanned.",
+    ),
+    "card_page_next_password": (
+        "アプリで署名用パスワードを入力してください。",
+        "Type your signing password in the app.",
+    ),
+    "card_page_next_card": (
+        "カードをスマートフォンにかざしてください。",
+        "Hold your card to the phone.",
+    ),
+    "card_page_stage_waiting_for_password": (
+        "署名用パスワードの入力を待っています。",
+        "Waiting for the signing password.",
+    ),
+    "card_page_stage_waiting_for_card": (
+        "カードがかざされるのを待っています。",
+        "Waiting for the card.",
+    ),
+    "card_page_stage_card_present": ("カードを読み取っています。", "Reading the card."),
+    "card_page_stage_verifying": (
+        "署名用パスワードを確認しています。",
+        "Checking the signing password.",
+    ),
+    "card_page_stage_reading_certificate": (
+        "署名用電子証明書を読み取っています。",
+        "Reading the signing certificate.",
+    ),
+    "card_page_stage_signing": ("カードで署名しています。", "Signing with the card."),
+    "card_page_stage_sending": (
+        "署名を送信し、確認しています。",
+        "Sending the signature and checking it.",
+    ),
+    "card_page_state_completed": (
+        "署名が完了しました。文書の画面に移ります…",
+        "Signed. Going back to the document…",
+    ),
+    "card_page_state_rejected": (
+        "署名を受け付けられませんでした。",
+        "The signature was not accepted.",
+    ),
+    "card_page_replaced": (
+        "このQRコードは新しいQRコードに置き換えられたため、使えません。",
+        "This QR code was replaced by a newer one and no longer works.",
+    ),
+    "card_page_try_again": (
+        "「QRコードを更新」から、新しいQRコードでやり直せます。",
+        "You can start again with “Refresh QR code”.",
+    ),
+    "card_page_reconnecting": ("再接続中…", "Reconnecting…"),
+    "card_page_feed_closed": (
+        "状況を取得できません。ページを再読み込みしてください。",
+        "The status cannot be fetched. Please reload the page.",
+    ),
+    "card_page_signed_with_card": (
+        "マイナンバーカードの署名用電子証明書で署名しました。",
+        "You signed with your My Number Card's signing certificate.",
+    ),
+    # pages: the QR code's link in a browser (/b/<token>)
+    "bridge_page_title": (
+        "マイナンバーカード署名用のリンク",
+        "A link for signing with a My Number Card",
+    ),
+    "bridge_page_intro": (
+        "これは mynasign で文書にマイナンバーカードで署名するためのリンクです。"
+        "ブラウザーではなく、mynasignアプリで開いてください。",
+        "This link is for signing a document with a My Number Card on mynasign. Open it with "
+        "the mynasign app, not in a browser.",
+    ),
+    "bridge_page_phone": (
+        "スマートフォンでは: mynasignアプリを入れてから、アプリでQRコードを読み取ってください。",
+        "On a smartphone: install the mynasign app, then scan the QR code with it.",
+    ),
+    "bridge_page_pc": (
+        "カードリーダー付きのパソコンでは: 次のコマンドを実行してください。",
+        "On a PC with a card reader: run this command.",
+    ),
+    "bridge_page_no_share": (
+        "このリンクを他の人に渡さないでください。",
+        "Do not give this link to anyone.",
+    ),
+    "bridge_page_unknown": (
+        "このリンクは無効か、有効期限が切れています。署名する画面で「QRコードを更新」を押し、"
+        "新しいQRコードを使ってください。",
+        "This link is unknown or has expired. Press “Refresh QR code” on the signing page and "
+        "use the new QR code.",
     ),
     # pages: development outbox
     "outbox_title": ("開発用メールボックス", "Development outbox"),

@@ -129,6 +129,8 @@ def agree_confirm(request: Request, token: str, session: PartySession, db: PageD
     recipient = _party(request, db, token, session)
     if recipient.status not in OPEN_STATUSES:
         return redirect(request, f"/r/{token}")
+    if recipient.require_card:  # the card signature is the agreement: webapp.routers.pages_card
+        return redirect(request, f"/r/{token}/card/consent")
     return render(
         request, "confirm.html", kind="agree", action=f"/r/{token}/agree", back=f"/r/{token}",
         document=recipient.document, recipient=recipient,

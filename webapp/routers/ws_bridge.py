@@ -193,9 +193,14 @@ class BridgeConnection:
         if found.state is CardSessionState.EXPIRED:
             ended: protocol.Message = protocol.Expired(message="The session expired.")
         elif found.state is CardSessionState.CANCELLED:
-            ended = protocol.Cancelled(
-                reason="session_replaced", message="A new QR code replaced this session."
-            )
+            reason = found.end_reason or "cancelled"
+            if reason == "replaced":
+                reason, text = "session_replaced", "A new QR code replaced this session."
+            elif reason == "document_closed":
+                text = "The document is no longer out for signature."
+            else:
+                text = "The session was cancelled."
+            ended = protocol.Cancelled(reason=reason, message=text)
         else:
             return
         await self._send(ended)

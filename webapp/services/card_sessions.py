@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bridge.protocol import CardErrorCode, Order, Stage
@@ -52,10 +52,12 @@ from webapp.services import revisions
 from webapp.services.context import ServiceContext
 from webapp.services.documents import Audit
 from webapp.services.notify import OPEN_STATUSES, notify_next_recipient
-from webapp.services.sealing import seal_step
+from webapp.services.sealing import seal_step, sealing_failure
 
 log = logging.getLogger(__name__)
 SESSION_LIFETIME = datetime.timedelta(minutes=10)
+SIGNING_GRACE = datetime.timedelta(minutes=5)
+"""How long past its expiry a session whose signature arrived in time may take to finish."""
 OPEN_STATES = (CardSessionState.CREATED, CardSessionState.CLAIMED, CardSessionState.SIGNING)
 END_STATES = (
     CardSessionState.COMPLETED,
@@ -190,7 +192,7 @@ async def _prepare(
         try:
             prepared = await prepare_card_signature(source, output, field_name=field_name)
         except SealingError as exc:
-            raise UnavailableError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
+            raise sealing_failure(exc) from None
         output.seek(0)
         blob = ctx.files.write(revisions.data_key(ctx, document), f"{document.id}-card", output)
     return blob.blob_name, prepared
@@ -230,13 +232,15 @@ class Snapshot:
     expires_at: datetime.datetime
     request: SigningRequest
     verdict: Verdict | None
+    end_reason: str | None = None
+    """Why a cancelled session ended (`replaced`, `document_closed`, the bridge's reason)."""
 
 
 def snapshot_of(session: CardSession) -> Snapshot:
     verdict = None if session.result is None else Verdict.from_stored(session.result)
     return Snapshot(
         session.id, session.recipient_id, session.state, session.expires_at,
-        signing_request(session), verdict,
+        signing_request(session), verdict, session.reject_reason,
     )  # fmt: skip
 
 
@@ -256,8 +260,18 @@ def snapshot(ctx: ServiceContext, session_id: str) -> Snapshot:
 
 
 def expire_if_due(ctx: ServiceContext, db: Session, session: CardSession) -> bool:
-    """Mark an open session whose ten minutes are over as expired (caller commits)."""
-    if session.state in OPEN_STATES and session.expires_at <= ctx.now():
+    """End an open session whose time is over, or whose document is no longer out for
+    signature (cancelled, expired); the caller commits. A signature that arrived in time
+    and is being embedded gets `SIGNING_GRACE` more."""
+    if session.state not in OPEN_STATES:
+        return False
+    if session.recipient.document.status is not DocumentStatus.SENT:
+        session.state = CardSessionState.CANCELLED
+        session.reject_reason = "document_closed"
+        session.finished_at = ctx.now()
+        return True
+    grace = SIGNING_GRACE if session.state is CardSessionState.SIGNING else datetime.timedelta()
+    if session.expires_at + grace <= ctx.now():
         session.state = CardSessionState.EXPIRED
         session.finished_at = ctx.now()
         return True
@@ -350,22 +364,39 @@ def record_bridge_cancel(ctx: ServiceContext, session_id: str, reason: str) -> N
 
 
 def expire_due(ctx: ServiceContext) -> int:
-    """Expire every open session whose time is over; the watchers are told. How many."""
+    """End every open session whose time is over (or whose document closed), tell the
+    watchers, and remove the prepared revisions of ended sessions; how many ended."""
     with ctx.sessions() as db:
-        due = list(
-            db.scalars(
-                select(CardSession).where(
-                    CardSession.state.in_(OPEN_STATES), CardSession.expires_at <= ctx.now()
-                )
+        candidates = db.scalars(
+            select(CardSession)
+            .join(Recipient)
+            .join(Document)
+            .where(
+                CardSession.state.in_(OPEN_STATES),
+                or_(
+                    CardSession.expires_at <= ctx.now(),
+                    Document.status != DocumentStatus.SENT,
+                ),
             )
-        )
+        ).all()
+        due = [session for session in candidates if expire_if_due(ctx, db, session)]
         for session in due:
-            expire_if_due(ctx, db, session)
-            _audit(db, session, "card_session.expired")
+            _audit(db, session, f"card_session.{session.state.value}")
+        leftovers = db.scalars(
+            select(CardSession).where(
+                CardSession.state.in_(END_STATES), CardSession.prepared_blob_name.is_not(None)
+            )
+        ).all()
+        blobs = [session.prepared_blob_name for session in leftovers]
+        for session in leftovers:  # an ended session's prepared revision is of no more use
+            session.prepared_blob_name = None
         db.commit()
-        for session in due:
-            _publish(ctx, session)
-        return len(due)
+    for blob in blobs:
+        if blob:
+            ctx.files.delete(blob)
+    for session in due:
+        _publish(ctx, session)
+    return len(due)
 
 
 @contextlib.contextmanager
@@ -373,7 +404,7 @@ def _session_row(ctx: ServiceContext, session_id: str) -> Iterator[tuple[Session
     with ctx.sessions() as db:
         session = db.get_one(CardSession, session_id)
         if expire_if_due(ctx, db, session):
-            _audit(db, session, "card_session.expired")
+            _audit(db, session, f"card_session.{session.state.value}")
             db.commit()
             _publish(ctx, session)
         yield db, session
@@ -515,7 +546,7 @@ async def _embed_and_record(
         except CardSignatureTooLarge as exc:
             raise ConflictError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
         except SealingError as exc:
-            raise UnavailableError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
+            raise sealing_failure(exc) from None
         signed.seek(0)
         signed_blob = ctx.files.write(key, signed_name, signed)
     card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
@@ -551,7 +582,11 @@ def _record_signed(
             select(Document).where(Document.id == recipient.document_id).with_for_update()
         )
         assert document is not None  # noqa: S101 - the session's document
-        if document.current_revision != base or session.state is not CardSessionState.SIGNING:
+        if (
+            document.status is not DocumentStatus.SENT
+            or document.current_revision != base
+            or session.state is not CardSessionState.SIGNING
+        ):
             raise ConflictError("link_used")
         revisions.record_revision(db, document, card_revision)
         revisions.record_revision(db, document, sealed)
@@ -580,7 +615,7 @@ def _record_signed(
             revision=sealed.number, sha256=sealed.blob.sha256,
         )  # fmt: skip
         notify_next_recipient(ctx, db, document, SYSTEM)
-        prepared_blob = session.prepared_blob_name
+        prepared_blob, session.prepared_blob_name = session.prepared_blob_name, None
         status = status_of(session)
     if prepared_blob:
         ctx.files.delete(prepared_blob)
@@ -634,12 +669,14 @@ def status_of(session: CardSession) -> dict[str, Any]:
         "expires_at": session.expires_at.isoformat().replace("+00:00", "Z"),
         "error": error,
         "done": session.state is CardSessionState.COMPLETED,
+        "recipient_status": session.recipient.status.value,
     }
 
 
 _CANCEL_TEXTS = frozenset(
     {"replaced", "user_cancelled", "locked", "wrong_password", "last_try_refused", "no_card",
-     "card_removed", "not_jpki_card", "no_reader"}
+     "card_removed", "not_jpki_card", "no_reader", "card_failure", "signature_check_failed",
+     "no_password", "bridge_error", "document_closed"}
 )  # fmt: skip
 
 
@@ -659,11 +696,9 @@ def current_status(ctx: ServiceContext, db: Session, recipient: Recipient) -> di
     if session is None:
         return None
     if expire_if_due(ctx, db, session):
-        _audit(db, session, "card_session.expired")
+        _audit(db, session, f"card_session.{session.state.value}")
         db.commit()
-    status = status_of(session)
-    status["recipient_status"] = recipient.status.value
-    return status
+    return status_of(session)
 
 
 def status_for(ctx: ServiceContext, recipient_id: str) -> dict[str, Any] | None:

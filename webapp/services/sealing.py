@@ -17,7 +17,7 @@ def seal_step(ctx: ServiceContext, field_name: str, reason: str) -> PdfStep:
         try:
             await ctx.sealer.seal(source, output, field_name=field_name, reason=reason)
         except SealingError as exc:
-            raise _unavailable(exc) from None
+            raise sealing_failure(exc) from None
 
     return seal
 
@@ -29,12 +29,12 @@ def finalize_step(ctx: ServiceContext) -> PdfStep:
         try:
             await ctx.sealer.finalize(source, output)
         except SealingError as exc:
-            raise _unavailable(exc) from None
+            raise sealing_failure(exc) from None
 
     return finalize
 
 
-def _unavailable(exc: SealingError) -> DomainError:
+def sealing_failure(exc: SealingError) -> DomainError:
     """The PDF layer's own words; nothing was recorded. 503 when trying again can help
     (TSA or OCSP down), 409 when it cannot (a revoked or untrusted certificate)."""
     code = "tsa_unavailable" if isinstance(exc, TimestampUnavailable) else exc.code

@@ -392,3 +392,26 @@ def test_another_persons_card_is_accepted_and_flagged(
     ).json()
     assert view["recipients"][0]["card_signer_name"] == "別人 一郎"
     assert view["recipients"][0]["card_signer_name_differs"] is True
+
+
+def test_cancelling_the_document_ends_its_card_session(card_party: CardParty) -> None:
+    started = card_party.start()
+    service = card_party.service
+    with service.client.websocket_connect(bridge_path(started)) as ws:
+        hello(ws)
+        cancelled = service.client.post(
+            f"/api/v1/documents/{card_party.document_id}/cancel", headers=service.auth
+        )
+        assert cancelled.status_code == 200
+        ended = receive(ws)  # the app's expiry round ends the session and tells the bridge
+    assert ended == {
+        "type": "cancelled", "version": 1, "reason": "document_closed",
+        "message": "The document is no longer out for signature.",
+    }  # fmt: skip
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        service.client.websocket_connect(bridge_path(started)).__enter__()
+    assert denied.value.status_code == 410
+    view = service.client.get(
+        f"/api/v1/documents/{card_party.document_id}", headers=service.auth
+    ).json()
+    assert view["recipients"][0]["status"] == "cancelled"
