@@ -149,6 +149,17 @@ def _detail(
     )  # fmt: skip
 
 
+def _refused(
+    request: Request, db: PageDb, sender: User, document_id: str, error: DomainError
+) -> HTMLResponse:
+    """The document page again, with why the action was refused; nothing was changed."""
+    db.rollback()
+    return _detail(
+        request, db, sender, document_id, status=error.status_code,
+        error=error.text(request_language(request)),
+    )  # fmt: skip
+
+
 @router.get("/{document_id}")
 def detail(request: Request, document_id: str, sender: PageSender, db: PageDb) -> HTMLResponse:
     return _detail(request, db, sender, document_id)
@@ -221,11 +232,7 @@ def require_sender_signature(
     try:
         documents.add_sender_signature(db, document, who)
     except DomainError as error:
-        db.rollback()
-        return _detail(
-            request, db, sender, document_id, status=error.status_code,
-            error=error.text(request_language(request)),
-        )  # fmt: skip
+        return _refused(request, db, sender, document_id, error)
     db.commit()
     return redirect(request, f"/documents/{document_id}#recipients")
 
@@ -263,11 +270,7 @@ def cancel(
     except NotFoundError:
         raise
     except DomainError as error:
-        db.rollback()
-        return _detail(
-            request, db, sender, document_id, status=error.status_code,
-            error=error.text(request_language(request)),
-        )  # fmt: skip
+        return _refused(request, db, sender, document_id, error)
     db.commit()
     return redirect(request, f"/documents/{document_id}")
 

@@ -12,36 +12,26 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from jpkisim.pcscd import READER_0
 from tests.conftest import SIGNING_PASSWORD, SimulatedReader
-from tests.webapp.pages.live import DESKTOP, LiveService, chromium, live
-from tests.webapp.pages.test_card_browser import card_link, ja, to_session_page
+from tests.webapp.pages.live import LiveService, chromium, live
+from tests.webapp.pages.test_card_browser import card_link, ja, page, to_session_page
 from tests.webapp.pdf.checks import lta_results, passed, pdfsig
 from webapp.db.models import Document, User
 
-__all__ = ["card_link", "chromium", "live"]  # fixtures
+__all__ = ["card_link", "chromium", "live", "page"]  # fixtures
 
 BIN = Path(sys.executable).parent
 PARTY = "丙 三郎"  # the party of `card_link`
 BRIDGE_TIMEOUT = 180
-
-
-@pytest.fixture
-def page(chromium: Browser, live: LiveService) -> Iterator[Page]:
-    """A desktop page, closed before the live server stops (its status feed is open)."""
-    context = chromium.new_context(viewport=DESKTOP, locale="ja-JP")
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def new_card(live: LiveService, path: Path, *knobs: str) -> Path:
@@ -53,6 +43,16 @@ def new_card(live: LiveService, path: Path, *knobs: str) -> Path:
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     return path
+
+
+def session_with_card(
+    live: LiveService, page: Page, card_link: str, state: Path
+) -> tuple[str, Path]:
+    """The party at the QR page: the bridge URL shown, and a new card for them."""
+    to_session_page(page, card_link)
+    url = page.locator("#bridge-url").inner_text().strip()
+    assert re.fullmatch(rf"{re.escape(live.url)}/b/[A-Za-z0-9_-]{{22,}}", url), url
+    return url, new_card(live, state)
 
 
 def start_bridge(url: str, order: str, password: str) -> subprocess.Popen[str]:
@@ -91,10 +91,8 @@ def test_a_party_signs_with_the_card_and_the_page_switches_to_done(
     tmp_path: Path,
     order: str,
 ) -> None:
-    to_session_page(page, card_link)
-    url = page.locator("#bridge-url").inner_text().strip()
-    assert re.fullmatch(rf"{re.escape(live.url)}/b/[A-Za-z0-9_-]{{22,}}", url), url
-    reader = make_sim_reader(new_card(live, tmp_path / "card.json"))
+    url, state_file = session_with_card(live, page, card_link, tmp_path / "card.json")
+    reader = make_sim_reader(state_file)
 
     bridge = start_bridge(url, order, SIGNING_PASSWORD)
     state = page.locator("#card-state")
@@ -141,10 +139,8 @@ def test_a_wrong_password_is_shown_on_the_pc_page_with_the_tries_left(
     make_sim_reader: Callable[[Path], SimulatedReader],
     tmp_path: Path,
 ) -> None:
-    to_session_page(page, card_link)
-    url = page.locator("#bridge-url").inner_text().strip()
-    reader = make_sim_reader(new_card(live, tmp_path / "card.json"))
-    reader.insert()
+    url, state_file = session_with_card(live, page, card_link, tmp_path / "card.json")
+    make_sim_reader(state_file).insert()
     bridge = start_bridge(url, "password-first", "WRONG123")
     code, printed = finish(bridge)
     assert code == 3, printed  # a wrong password: the non-interactive bridge stops
@@ -161,9 +157,7 @@ def test_a_revoked_card_is_refused_and_the_page_says_why(
     make_sim_reader: Callable[[Path], SimulatedReader],
     tmp_path: Path,
 ) -> None:
-    to_session_page(page, card_link)
-    url = page.locator("#bridge-url").inner_text().strip()
-    state_file = new_card(live, tmp_path / "card.json")
+    url, state_file = session_with_card(live, page, card_link, tmp_path / "card.json")
     pki = live.context.settings.data_dir / "pki"
     subprocess.run(
         [str(BIN / "jpki-sim"), "card", "revoke", "--pki", str(pki), str(state_file)],
