@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 import aiohttp
-from asn1crypto import x509
+from asn1crypto import ocsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
@@ -43,11 +43,14 @@ async def add_validation_data_and_document_timestamp(
     md_algorithm: str,
     *,
     chunk_size: int,
+    known_ocsp_responses: Sequence[bytes] = (),
 ) -> None:
     """Append DSS + document timestamp to `document` (readable, writable, seekable) in place.
 
     Revocation is checked as the certificates declare it ("hard-fail"): a certificate that
     names an OCSP responder or CRL must have an answer, or `ValidationDataUnavailable`.
+    `known_ocsp_responses` (DER) are answers obtained earlier, such as the one that said a
+    card's certificate was good when its signature was accepted: they go into the DSS too.
     """
     document.seek(0)
     writer = IncrementalPdfFileWriter(document, strict=True)
@@ -57,6 +60,7 @@ async def add_validation_data_and_document_timestamp(
             trust_roots=list(trust_roots),
             allow_fetching=True,
             revocation_mode="hard-fail",
+            ocsps=[ocsp.OCSPResponse.load(der) for der in known_ocsp_responses],
             fetcher_backend=AIOHttpFetcherBackend(session),
         )
         paths: list[ValidationPath] = []

@@ -82,6 +82,7 @@ class Sealer:
         field_name: str = FINAL_SEAL_FIELD,
         reason: str = FINAL_SEAL_REASON,
         location: str = "mynasign",
+        known_ocsp_responses: Sequence[bytes] = (),
     ) -> None:
         """The closing step: final seal, DSS for every signature, document timestamp (B-LTA).
 
@@ -89,7 +90,10 @@ class Sealer:
         """
         check_empty(output)
         await in_worker(
-            guarded(output, self._finalize(source, output, field_name, reason, location))
+            guarded(
+                output,
+                self._finalize(source, output, field_name, reason, location, known_ocsp_responses),
+            )
         )
 
     async def _seal(
@@ -112,9 +116,16 @@ class Sealer:
             raise TimestampUnavailable(str(exc)) from exc
 
     async def _finalize(
-        self, source: BinaryIO, output: BinaryIO, field_name: str, reason: str, location: str
+        self,
+        source: BinaryIO,
+        output: BinaryIO,
+        field_name: str,
+        reason: str,
+        location: str,
+        known_ocsp_responses: Sequence[bytes],
     ) -> None:
         await self._seal(source, output, field_name, reason, location)
         await add_validation_data_and_document_timestamp(
-            output, self._timestamper, self._trust_roots, DIGEST_ALGORITHM, chunk_size=IO_CHUNK
-        )
+            output, self._timestamper, self._trust_roots, DIGEST_ALGORITHM, chunk_size=IO_CHUNK,
+            known_ocsp_responses=known_ocsp_responses,
+        )  # fmt: skip

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import (
     ActorKind,
+    CardSession,
+    CardSessionState,
     Document,
     DocumentStatus,
     Recipient,
@@ -214,8 +216,9 @@ async def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
             return False
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
+        evidence = card_ocsp_responses(db, document)
     new = await revisions.next_revision(
-        ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(ctx)]
+        ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(ctx, evidence)]
     )
     try:
         with ctx.sessions() as db, db.begin():
@@ -236,6 +239,20 @@ async def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
         raise
     ctx.wake_mail()
     return True
+
+
+def card_ocsp_responses(db: Session, document: Document) -> list[bytes]:
+    """The OCSP answers that said each card signer's certificate was good, at signing."""
+    found = db.scalars(
+        select(CardSession.ocsp_response)
+        .join(Recipient)
+        .where(
+            Recipient.document_id == document.id,
+            CardSession.state == CardSessionState.COMPLETED,
+            CardSession.ocsp_response.is_not(None),
+        )
+    )
+    return [der for der in found if der]
 
 
 def reject(ctx: ServiceContext, db: Session, recipient: Recipient, reason: str, who: Audit) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from webapp.errors import ConflictError, DomainError, UnavailableError
@@ -22,12 +23,12 @@ def seal_step(ctx: ServiceContext, field_name: str, reason: str) -> PdfStep:
     return seal
 
 
-def finalize_step(ctx: ServiceContext) -> PdfStep:
+def finalize_step(ctx: ServiceContext, known_ocsp_responses: Sequence[bytes] = ()) -> PdfStep:
     """The closing step: final seal, validation data (DSS) and a document timestamp."""
 
     async def finalize(source: BinaryIO, output: BinaryIO) -> None:
         try:
-            await ctx.sealer.finalize(source, output)
+            await ctx.sealer.finalize(source, output, known_ocsp_responses=known_ocsp_responses)
         except SealingError as exc:
             raise sealing_failure(exc) from None
 

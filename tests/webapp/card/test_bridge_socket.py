@@ -7,6 +7,9 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from sqlalchemy import select
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
@@ -25,6 +28,7 @@ from tests.webapp.conftest import Service
 from tests.webapp.pdf.checks import lta_results, passed, pdfsig
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
 from webapp.app import create_app
+from webapp.db.models import CardSession
 from webapp.settings import Settings
 
 
@@ -69,6 +73,14 @@ def test_a_card_signature_is_accepted_and_completes_the_document(
     results = lta_results(path, runtime.trust_roots)
     assert card_field in results and len(results) == 4
     assert all(passed(result) for result in results.values()), results
+    # the OCSP answer that let the signature in is part of the validation data
+    with card_party.service.context.sessions() as db:
+        accepted_ocsp = db.scalars(select(CardSession.ocsp_response)).one()
+    assert accepted_ocsp is not None
+    with path.open("rb") as stream:
+        dss = DocumentSecurityStore.read_dss(PdfFileReader(stream))
+        embedded = {ref.get_object().data for ref in dss.ocsps}
+    assert accepted_ocsp in embedded
 
 
 def receive_status_stage(card_party: CardParty) -> str | None:
