@@ -65,6 +65,8 @@ class BridgeConnection:
         self.session_id = found.session_id
         self.recipient_id = found.recipient_id
         self.claimed = False
+        self.status: dict[str, Any] | None = None
+        """The session's status as this connection last knew it (for progress frames)."""
 
     async def run(self) -> None:
         with self.context.card_events.watch(self.recipient_id) as watch:
@@ -132,6 +134,7 @@ class BridgeConnection:
                 except ClaimRefused as exc:
                     await self._refuse(exc.code, exc.message)
                 self.claimed = True
+                self.status = service.status_for(context, self.recipient_id)
                 await self._send(protocol.Claim(claim_key=key, expires_at=found.expires_at))
                 await self._send(_sign_request(found))
             case protocol.ClaimResume():
@@ -140,13 +143,16 @@ class BridgeConnection:
                 except ClaimRefused as exc:
                     await self._refuse(exc.code, exc.message)
                 self.claimed = True
+                self.status = service.status_for(context, self.recipient_id)
                 claim = protocol.Claim(claim_key=message.claim_key, expires_at=found.expires_at)
                 await self._send(claim)
                 await self._send_state(found)
             case protocol.Progress():
-                service.record_progress(context, session_id, message.stage)
+                await self._on_progress(message.stage)
             case protocol.CardError():
-                service.record_card_error(context, session_id, message.code, message.tries_left)
+                self.status = service.record_card_error(
+                    context, session_id, message.code, message.tries_left
+                )
             case protocol.Signature():
                 await self._on_signature(message)
             case protocol.Cancelled():
@@ -157,6 +163,17 @@ class BridgeConnection:
                 raise _Closing
             case _:
                 await self._refuse(ProtocolErrorCode.UNEXPECTED_MESSAGE, f"{message.type} here")
+
+    async def _on_progress(self, stage: protocol.Stage) -> None:
+        """Tell the page at once; store the stage afterwards, off the event loop."""
+        status = self.status
+        if status is None or status.get("session_id") != self.session_id:
+            return
+        if status.get("state") not in ("claimed", "signing"):
+            return
+        self.status, event = service.advance(status, stage)
+        self.context.card_events.publish(self.recipient_id, self.status)
+        await asyncio.to_thread(service.store_progress, self.context, self.session_id, event)
 
     async def _on_signature(self, message: protocol.Signature) -> None:
         try:
@@ -178,6 +195,8 @@ class BridgeConnection:
                 await self._send_ending(found)
             return
         state = status.get("state")
+        if state != (self.status or {}).get("state"):  # judged, ended: no more quick path
+            self.status = status
         if state in (CardSessionState.EXPIRED.value, CardSessionState.CANCELLED.value):
             await self._send_ending(service.snapshot(self.context, self.session_id))
 

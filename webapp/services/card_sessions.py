@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.protocol import CardErrorCode, Order, Stage
@@ -68,6 +68,7 @@ END_STATES = (
 BRIDGE = Audit(ActorKind.BRIDGE, "bridge")
 _ASKING_AGAIN = (Stage.WAITING_FOR_PASSWORD, Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT)
 """Stages after a card error at which the page keeps showing that error."""
+_CARD_ERROR_CODES = frozenset(code.value for code in CardErrorCode)
 SYSTEM = Audit(ActorKind.SYSTEM, "system")
 
 
@@ -337,17 +338,45 @@ def record_progress(ctx: ServiceContext, session_id: str, stage: Stage) -> None:
 
 def record_card_error(
     ctx: ServiceContext, session_id: str, code: CardErrorCode, tries_left: int | None
-) -> None:
-    """A card problem the person at the PC must see (never a secret)."""
+) -> dict[str, Any] | None:
+    """A card problem the person at the PC must see (never a secret); the new status."""
     with _session_row(ctx, session_id) as (db, session):
         if session.state not in OPEN_STATES:
-            return
+            return None
         session.last_event = {"card_error": code.value, "tries_left": tries_left}
         if tries_left is not None:
             session.tries_left = tries_left
         _audit(db, session, "card_session.card_error", code=code.value, tries_left=tries_left)
         db.commit()
         _publish(ctx, session)
+        return status_of(session)
+
+
+def advance(status: dict[str, Any], stage: Stage) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The status after a `progress` frame, and the `last_event` to store for it.
+
+    This is the hot path of a watched session (a bridge sends a frame per stage): the
+    page is told from the status in hand, and the database is written afterwards with one
+    UPDATE (`store_progress`), off the event loop. Same rules as `record_progress`.
+    """
+    event: dict[str, Any] = {"stage": stage.value}
+    error = status.get("error")
+    if error and error.get("code") in _CARD_ERROR_CODES and stage in _ASKING_AGAIN:
+        event.update(card_error=error["code"], tries_left=error.get("tries_left"))
+    else:
+        error = None
+    return {**status, "stage": stage.value, "error": error}, event
+
+
+def store_progress(ctx: ServiceContext, session_id: str, event: dict[str, Any]) -> None:
+    """Write a progress event, unless the session has ended meanwhile."""
+    with ctx.sessions() as db:
+        db.execute(
+            update(CardSession)
+            .where(CardSession.id == session_id, CardSession.state.in_(OPEN_STATES))
+            .values(last_event=event)
+        )
+        db.commit()
 
 
 def record_bridge_cancel(ctx: ServiceContext, session_id: str, reason: str) -> None:
@@ -716,6 +745,7 @@ __all__ = [
     "Snapshot",
     "StartedSession",
     "Verdict",
+    "advance",
     "claim",
     "current_status",
     "expire_due",
@@ -732,4 +762,5 @@ __all__ = [
     "start",
     "status_for",
     "status_of",
+    "store_progress",
 ]

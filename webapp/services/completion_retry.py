@@ -7,10 +7,10 @@ import logging
 
 from sqlalchemy import select
 
-from webapp.db.models import Document, DocumentStatus
+from webapp.db.models import Document, DocumentStatus, Recipient, RecipientStatus
 from webapp.errors import DomainError
 from webapp.services.context import ServiceContext
-from webapp.services.notify import next_recipient
+from webapp.services.notify import OPEN_STATUSES
 from webapp.services.periodic import PeriodicTask
 from webapp.services.recipients import complete_if_ready
 
@@ -20,9 +20,17 @@ RETRY_SECONDS = 60.0
 
 def documents_awaiting_completion(ctx: ServiceContext) -> list[str]:
     """Sent documents every party has answered: only the closing step is missing."""
-    with ctx.sessions() as db:
-        sent = db.scalars(select(Document).where(Document.status == DocumentStatus.SENT)).all()
-        return [document.id for document in sent if next_recipient(document) is None]
+    open_party = (
+        select(Recipient.id)
+        .where(
+            Recipient.document_id == Document.id,
+            Recipient.status.in_((RecipientStatus.WAITING, *OPEN_STATUSES)),
+        )
+        .exists()
+    )
+    with ctx.sessions() as db:  # one query: a minute's round must not load every document
+        query = select(Document.id).where(Document.status == DocumentStatus.SENT, ~open_party)
+        return list(db.scalars(query))
 
 
 async def complete_pending(ctx: ServiceContext) -> int:
