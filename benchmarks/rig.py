@@ -13,6 +13,16 @@ from jpkisim.pcscd import PrivatePcscd
 from jpkisim.pki import TestPki
 from jpkisim.served import ServedCard
 from jpkisim.state import CardState
+from webapp.db.models import ActorKind, User
+from webapp.services.accounts import sign_up
+from webapp.services.context import ServiceContext
+from webapp.services.documents import (
+    Audit,
+    DocumentFields,
+    add_recipient,
+    create_document,
+    send_document,
+)
 
 PASSWORD = "BENCH1234"
 
@@ -36,3 +46,48 @@ def card_on_reader(**knobs: Any) -> Iterator[ServedCard]:
                 served.remove()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# --- the web service, in-process: a sender and sent documents with a card party ------------
+
+SENDER_EMAIL = "bench-sender@example.jp"
+SENDER_PASSWORD = "kiri-sakura-7-tsuki"
+CARD_PARTY_NAME = "試験 花子"
+"""The name on the cards the benchmarks issue, and of the party who must sign with one."""
+
+
+def new_sender(context: ServiceContext) -> User:
+    """A sender account on the running service."""
+    with context.sessions() as db:
+        user = sign_up(db, SENDER_EMAIL, SENDER_PASSWORD, "ベンチ 送信")
+        db.commit()
+        db.expunge(user)
+    return user
+
+
+async def sent_card_document(
+    context: ServiceContext, owner: User, source: Path, *, second_party: bool
+) -> str:
+    """Upload `source` and send it; party 1 must sign with the card. Party 1's recipient id.
+
+    With `second_party`, a second party (no card) follows, so party 1's signature does
+    not complete the document and the closing step stays out of what is measured.
+    """
+    who = Audit(ActorKind.SENDER, owner.id)
+    with context.sessions() as db, source.open("rb") as upload:
+        document = create_document(
+            context, db, owner, upload, fields=DocumentFields(title="業務委託契約書"), who=who
+        )
+        party = add_recipient(
+            db, document, name=CARD_PARTY_NAME, email="hanako@example.jp", access_code=None,
+            require_card=True, who=who,
+        )  # fmt: skip
+        if second_party:
+            add_recipient(
+                db, document, name="乙 次郎", email="jiro@example.jp", access_code=None,
+                require_card=False, who=who,
+            )  # fmt: skip
+        db.commit()
+        document_id, recipient_id = document.id, party.id
+    await send_document(context, owner, document_id, who)
+    return recipient_id

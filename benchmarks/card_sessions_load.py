@@ -1,0 +1,524 @@
+"""1,000 open card sessions on one instance, each watched by its page: latency and memory.
+
+The sessions are real: 1,000 sent documents whose party must sign with the card, each
+with its card session started (the prepared revision written, encrypted) and the party's
+link opened. They are made through the service functions on the same data directory and
+database before the server starts (`open_sessions`), as an admin script would.
+
+The server is the real one, `mynasign dev` (uvicorn with its defaults: h11, websockets,
+access log, one process, SQLite), in a subprocess, so its memory is its own (VmRSS from
+/proc). This process then, with aiohttp:
+
+1. opens 1,000 status feeds (SSE, `GET /api/v1/r/{token}/card-session/events` with the
+   party's bearer session token), each counted once its first status has arrived;
+2. claims the 1,000 sessions as 1,000 bridges would (`/ws/bridge/<token>`, hello) and
+   keeps those websockets open, each counted once the page has seen "claimed";
+3. sends `progress` frames and times each from just before the frame is sent to the
+   moment the page's feed has the event with that stage: one at a time; at a steady
+   PACED_RATE per second across sessions for PACED_SECONDS (longer than the server's
+   slowest periodic work, so the steady state includes it); and all 1,000 sessions at
+   once (a burst). This process's garbage collector is off while it times.
+
+Baseline, same run, same load and client: a bare relay under the same uvicorn (`relay_app`:
+websocket frame -> in-memory event -> SSE line; no database, no authentication, no
+session), which is what any Python server on uvicorn costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import json
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bridge.protocol import Stage
+
+SESSIONS = 1000
+ONE_AT_A_TIME = 1000
+PACED_RATE = 200.0
+"""Progress frames per second across all sessions: 1,000 people signing at once, each
+bridge reporting a stage every five seconds."""
+PACED_SECONDS = 65.0
+"""Longer than the server's slowest periodic work (the completion retry, every 60 s)."""
+PACED_LOAD = f"{PACED_RATE:.0f}/s across sessions"
+TARGET_P99_MS = 100.0
+TARGET_RSS_MB = 500.0
+WAIT_SECONDS = 60.0
+"""How long any single awaited answer may take before the run is called failed."""
+CONNECT_CONCURRENCY = 100
+STAGES = [
+    Stage.WAITING_FOR_PASSWORD, Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT,
+    Stage.VERIFYING, Stage.READING_CERTIFICATE, Stage.SIGNING,
+]  # fmt: skip
+REPOSITORY = Path(__file__).resolve().parents[1]
+_LINK = re.compile(r"/r/([A-Za-z0-9_-]{40,})")
+
+
+@dataclass(frozen=True)
+class Party:
+    """One open card session: the party's link and session tokens, the QR code's token."""
+
+    link_token: str
+    session_token: str
+    bridge_token: str
+
+
+# --- the sessions, made before the server starts ------------------------------------------
+
+
+async def open_sessions(data_dir: Path, source: Path, count: int) -> list[Party]:
+    """`count` sent documents, each with its party's link opened and a card session started.
+
+    The service is imported here, not at the top: the baseline server imports this module
+    for `relay_app`, and its memory must not include the service's code.
+    """
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from benchmarks.rig import new_sender, sent_card_document  # noqa: PLC0415
+    from webapp.db.models import ActorKind, OutgoingMail, Recipient  # noqa: PLC0415
+    from webapp.runtime import open_runtime  # noqa: PLC0415
+    from webapp.services import card_sessions  # noqa: PLC0415
+    from webapp.services.documents import Audit  # noqa: PLC0415
+    from webapp.services.recipients import open_link  # noqa: PLC0415
+    from webapp.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings(environment="development", data_dir=data_dir)
+    who = Audit(ActorKind.RECIPIENT, "bench")
+    parties: list[Party] = []
+    async with open_runtime(settings) as runtime:
+        context = runtime.context
+        owner = new_sender(context)
+        for _ in range(count):
+            recipient_id = await sent_card_document(context, owner, source, second_party=False)
+            with context.sessions() as db:
+                document_id = db.get_one(Recipient, recipient_id).document_id
+                mail = db.scalars(
+                    select(OutgoingMail).where(OutgoingMail.document_id == document_id)
+                ).one()
+                link_token = _LINK.findall(mail.body_text)[-1]
+                opened = open_link(
+                    context, db, link_token, accept_terms=True, access_code=None, who=who
+                )
+                db.commit()
+            started = await card_sessions.start(context, recipient_id, who)
+            parties.append(Party(link_token, opened.session_token, started.token))
+    return parties
+
+
+# --- the baseline: a bare relay on the same uvicorn ----------------------------------------
+
+
+def relay_app() -> Starlette:
+    """Websocket frames relayed to SSE watchers through an in-memory event, nothing else."""
+    latest: dict[str, str] = {}
+    changed: dict[str, asyncio.Event] = {}
+
+    async def events(request: Request) -> StreamingResponse:
+        key = request.path_params["key"]
+        event = changed.setdefault(key, asyncio.Event())
+
+        async def stream() -> AsyncIterator[str]:
+            yield "retry: 2000\n\n"
+            yield f"data: {latest.get(key, '{}')}\n\n"
+            while True:
+                await event.wait()
+                event.clear()
+                yield f"data: {latest[key]}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    async def bridge(websocket: WebSocket) -> None:
+        key = websocket.path_params["key"]
+        await websocket.accept()
+        try:
+            while True:
+                frame = json.loads(await websocket.receive_text())
+                if frame["type"] == "hello":
+                    status = {"state": "claimed", "stage": None}
+                    await websocket.send_text(json.dumps({"type": "claim"}))
+                    await websocket.send_text(json.dumps({"type": "sign_request"}))
+                else:
+                    status = {"state": "claimed", "stage": frame.get("stage")}
+                latest[key] = json.dumps(status)
+                changed.setdefault(key, asyncio.Event()).set()
+        except WebSocketDisconnect:
+            return
+
+    return Starlette(routes=[Route("/events/{key}", events), WebSocketRoute("/ws/{key}", bridge)])
+
+
+# --- a server in a subprocess ----------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server process on a loopback port, ready once uvicorn says it is listening."""
+
+    process: subprocess.Popen[str]
+    url: str
+    ready: threading.Event = field(default_factory=threading.Event)
+    log_tail: list[str] = field(default_factory=list)
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(VmRSS, VmHWM): resident memory now and its peak, in MB."""
+        values: dict[str, float] = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0]) / 1024
+        return values["VmRSS"], values["VmHWM"]
+
+    def _follow(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log_tail = [*self.log_tail[-40:], line.rstrip()]
+            if "Uvicorn running on" in line:
+                self.ready.set()
+        self.ready.set()  # the process ended: whoever waits must look at it
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(arguments: list[str], log: Path) -> Iterator[Server]:
+    """Run `python <arguments> --port <free port>`; stdout (the access log) goes to `log`."""
+    port = _free_port()
+    with log.open("w") as access_log:
+        process = subprocess.Popen(
+            [sys.executable, *arguments, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPOSITORY, stdout=access_log, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    server = Server(process, f"http://127.0.0.1:{port}")
+    follower = threading.Thread(target=server._follow, daemon=True)
+    follower.start()
+    try:
+        if not server.ready.wait(120) or process.poll() is not None:
+            raise RuntimeError("the server did not start:\n" + "\n".join(server.log_tail))
+        yield server
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        follower.join(10)
+
+
+# --- the pages and the bridges ---------------------------------------------------------------
+
+
+class Page:
+    """One watching page: reads its SSE feed and resolves what is expected of it."""
+
+    def __init__(self) -> None:
+        self.first = asyncio.get_running_loop().create_future()
+        self._expected: tuple[str, str, asyncio.Future[float]] | None = None
+
+    def expect(self, key: str, value: str) -> asyncio.Future[float]:
+        """A future set to the receive time of the next status whose `key` is `value`."""
+        arrived: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._expected = (key, value, arrived)
+        return arrived
+
+    async def follow(self, response: aiohttp.ClientResponse) -> None:
+        async for raw in response.content:
+            if not raw.startswith(b"data: "):
+                continue
+            now = time.perf_counter()
+            status = json.loads(raw[6:])
+            if not self.first.done():
+                self.first.set_result(now)
+            expected = self._expected
+            if expected is not None and status.get(expected[0]) == expected[1]:
+                self._expected = None
+                expected[2].set_result(now)
+
+
+class Bridge:
+    """One bridge's websocket, read all along (so pings are answered)."""
+
+    def __init__(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
+        self.websocket = websocket
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.stage = -1
+
+    async def follow(self) -> None:
+        async for message in self.websocket:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                self.frames.put_nowait(json.loads(message.data))
+
+    async def send(self, **frame: Any) -> None:
+        await self.websocket.send_str(json.dumps({"version": 1, **frame}))
+
+    def next_stage(self) -> str:
+        self.stage = (self.stage + 1) % len(STAGES)
+        return STAGES[self.stage].value
+
+
+@dataclass
+class Target:
+    """How to reach one session on one server: its feed and its bridge socket."""
+
+    feed_url: str
+    headers: dict[str, str]
+    bridge_url: str
+
+
+@dataclass
+class Watched:
+    """A page, and once its session is claimed, the bridge."""
+
+    page: Page
+    bridge: Bridge | None = None
+
+
+async def _bounded(calls: list[Callable[[], Awaitable[None]]], limit: int) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await call()
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+class Load:
+    """The client side: 1,000 pages and 1,000 bridges on one server, and the timings."""
+
+    def __init__(self, client: aiohttp.ClientSession, targets: list[Target]) -> None:
+        self.client = client
+        self.targets = targets
+        self.watched: list[Watched] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def open_pages(self) -> float:
+        """Every feed open and its first status received: seconds taken."""
+        pages = [Page() for _ in self.targets]
+        start = time.perf_counter()
+
+        async def connect(target: Target, page: Page) -> None:
+            response = await self.client.get(target.feed_url, headers=target.headers)
+            if response.status != 200:
+                raise RuntimeError(f"the feed answered {response.status}")
+            self.tasks.append(asyncio.ensure_future(page.follow(response)))
+            await asyncio.wait_for(page.first, WAIT_SECONDS)
+
+        await _bounded(
+            [functools.partial(connect, t, p) for t, p in zip(self.targets, pages, strict=True)],
+            CONNECT_CONCURRENCY,
+        )
+        self.watched = [Watched(page) for page in pages]
+        return time.perf_counter() - start
+
+    async def claim_all(self) -> float:
+        """Every session claimed by a bridge (hello) and the page told: seconds taken."""
+        start = time.perf_counter()
+
+        async def claim(target: Target, watched: Watched) -> None:
+            claimed = watched.page.expect("state", "claimed")
+            websocket = await self.client.ws_connect(target.bridge_url)
+            bridge = Bridge(websocket)
+            self.tasks.append(asyncio.ensure_future(bridge.follow()))
+            await bridge.send(
+                type="hello", client="bench", client_version="1", protocol_version=1,
+                order="password-first",
+            )  # fmt: skip
+            for expected in ("claim", "sign_request"):
+                frame = await asyncio.wait_for(bridge.frames.get(), WAIT_SECONDS)
+                if frame.get("type") != expected:
+                    raise RuntimeError(f"expected {expected}, the server sent {frame}")
+            await asyncio.wait_for(claimed, WAIT_SECONDS)
+            watched.bridge = bridge
+
+        await _bounded(
+            [
+                functools.partial(claim, t, w)
+                for t, w in zip(self.targets, self.watched, strict=True)
+            ],
+            CONNECT_CONCURRENCY,
+        )
+        return time.perf_counter() - start
+
+    async def notify(self, index: int) -> float:
+        """One progress frame on session `index`: seconds until its page has it."""
+        watched = self.watched[index % len(self.watched)]
+        bridge = watched.bridge
+        assert bridge is not None, "claim_all first"
+        stage = bridge.next_stage()
+        arrived = watched.page.expect("stage", stage)
+        sent = time.perf_counter()
+        await bridge.send(type="progress", stage=stage)
+        return await asyncio.wait_for(arrived, WAIT_SECONDS) - sent
+
+    async def one_at_a_time(self, count: int) -> list[float]:
+        return [await self.notify(index) for index in range(count)]
+
+    async def paced(self, count: int, rate: float) -> list[float]:
+        """`count` notifications started on a fixed schedule, `rate` per second."""
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+
+        async def scheduled(index: int) -> float:
+            await asyncio.sleep(begin + index / rate - loop.time())  # the load's schedule
+            return await self.notify(index)
+
+        return list(await asyncio.gather(*(scheduled(index) for index in range(count))))
+
+    async def burst(self) -> list[float]:
+        return list(await asyncio.gather(*(self.notify(i) for i in range(len(self.watched)))))
+
+    async def close(self) -> None:
+        for watched in self.watched:
+            if watched.bridge is not None:
+                await watched.bridge.websocket.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max, in ms."""
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p99 * 1000, ordered[-1] * 1000
+
+
+@dataclass
+class Figures:
+    """What one server did under the load."""
+
+    rss_idle: float = 0.0
+    rss_pages: float = 0.0
+    rss_bridges: float = 0.0
+    rss_peak: float = 0.0
+    open_pages: float = 0.0
+    claims: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+
+
+async def drive(server: Server, targets: list[Target]) -> Figures:
+    figures = Figures()
+    figures.rss_idle, _ = server.memory_mb()
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=WAIT_SECONDS)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        load = Load(client, targets)
+        try:
+            figures.open_pages = await load.open_pages()
+            figures.rss_pages, _ = server.memory_mb()
+            figures.claims = await load.claim_all()
+            figures.rss_bridges, _ = server.memory_mb()
+            gc.collect()
+            gc.disable()  # this process's collector must not pause the measuring client
+            figures.latencies["one at a time"] = await load.one_at_a_time(ONE_AT_A_TIME)
+            figures.latencies[PACED_LOAD] = await load.paced(
+                round(PACED_RATE * PACED_SECONDS), PACED_RATE
+            )
+            figures.latencies["burst, all at once"] = await load.burst()
+            _, figures.rss_peak = server.memory_mb()
+        finally:
+            gc.enable()
+            await load.close()
+    return figures
+
+
+def _report(name: str, figures: Figures) -> list[str]:
+    per_page = (figures.rss_pages - figures.rss_idle) * 1024 / SESSIONS
+    per_bridge = (figures.rss_bridges - figures.rss_pages) * 1024 / SESSIONS
+    lines = [
+        f"  {name}: RSS idle {figures.rss_idle:.0f} MB, with {SESSIONS} pages "
+        f"{figures.rss_pages:.0f} MB, + {SESSIONS} bridges {figures.rss_bridges:.0f} MB, "
+        f"peak {figures.rss_peak:.0f} MB ({per_page:.0f} KB a page, {per_bridge:.0f} KB a "
+        f"bridge); pages open in {figures.open_pages:.1f} s, claimed in {figures.claims:.1f} s"
+    ]
+    for load, values in figures.latencies.items():
+        p50, p99, worst = _percentiles(values)
+        lines.append(
+            f"    {load:24} n={len(values):5}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+            f"max {worst:6.1f} ms"
+        )
+    return lines
+
+
+def _our_targets(url: str, parties: list[Party]) -> list[Target]:
+    websocket = url.replace("http", "ws", 1)
+    return [
+        Target(
+            f"{url}/api/v1/r/{party.link_token}/card-session/events",
+            {"Authorization": f"Bearer {party.session_token}"},
+            f"{websocket}/ws/bridge/{party.bridge_token}",
+        )
+        for party in parties
+    ]
+
+
+def _relay_targets(url: str, count: int) -> list[Target]:
+    websocket = url.replace("http", "ws", 1)
+    return [Target(f"{url}/events/{n}", {}, f"{websocket}/ws/{n}") for n in range(count)]
+
+
+def run() -> list[str]:
+    from tests.webapp.pdf.pdfs import contract_pdf  # noqa: PLC0415 - see open_sessions
+
+    directory = Path(tempfile.mkdtemp(prefix="mynasign-bench-card-load-"))
+    try:
+        data_dir = directory / "var"
+        source = contract_pdf(directory / "contract.pdf", pages=2)
+        start = time.perf_counter()
+        parties = asyncio.run(open_sessions(data_dir, source, SESSIONS))
+        made = time.perf_counter() - start
+        ours_command = ["-m", "webapp.cli", "dev", "--data-dir", str(data_dir)]
+        with serving(ours_command, directory / "mynasign-access.log") as server:
+            ours = asyncio.run(drive(server, _our_targets(server.url, parties)))
+        relay_command = ["-m", "uvicorn", "--factory", f"{__name__}:relay_app"]
+        with serving(relay_command, directory / "relay-access.log") as server:
+            relay = asyncio.run(drive(server, _relay_targets(server.url, SESSIONS)))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    report = [
+        f"card sessions under load: {SESSIONS} open sessions on one instance, each watched "
+        "by its page (SSE) and claimed by a bridge (websocket)",
+        f"  {SESSIONS} sessions made in {made:.0f} s before the server started; "
+        "latency = progress frame sent -> the page's feed has it",
+        *_report("mynasign", ours),
+        *_report("bare relay", relay),
+    ]
+    for load, values in ours.latencies.items():
+        ratio = _percentiles(values)[1] / _percentiles(relay.latencies[load])[1]
+        report.append(f"  {load}: p99 ratio mynasign / relay {ratio:.2f}")
+    paced = _percentiles(ours.latencies[PACED_LOAD])[1]
+    report.append(
+        f"  targets: p99 < {TARGET_P99_MS:.0f} ms at {PACED_RATE:.0f}/s "
+        f"({'met' if paced < TARGET_P99_MS else 'NOT met'}: {paced:.1f} ms); "
+        f"RSS < {TARGET_RSS_MB:.0f} MB "
+        f"({'met' if ours.rss_peak < TARGET_RSS_MB else 'NOT met'}: {ours.rss_peak:.0f} MB)"
+    )
+    return report
