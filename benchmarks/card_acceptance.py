@@ -22,7 +22,10 @@ For a 1 MB PDF, a 20 MB one (just under the service's upload limit) and a 1,000-
   client (`webapp.pdf.frozen_asn1`; see `benchmarks/sealing.py`), which isolates what
   the service itself costs; it is the baseline the target is judged against.
 
-Medians of ROUNDS[document] runs, the three sides taking turns on each prepared session.
+Each round prepares a new session and runs the sides on it in turn (plain pyHanko only
+in the first PLAIN_ROUNDS). Printed: medians per side, and the ratio to plain + fix as
+the median of the per-round ratios (the two sides ran a moment apart on the same input,
+which cancels most of a shared machine's drift), with its range and the ratio of medians.
 """
 
 from __future__ import annotations
@@ -72,7 +75,10 @@ from webapp.services.documents import Audit
 from webapp.settings import load_settings
 
 MB = 1024 * 1024
-ROUNDS = {"1 MB": 5, "20 MB": 5, "1,000 pages": 3}
+ROUNDS = {"1 MB": 9, "20 MB": 7, "1,000 pages": 7}
+"""Rounds of mynasign and plain + fix, which take turns on each prepared session."""
+PLAIN_ROUNDS = {"1 MB": 5, "20 MB": 3, "1,000 pages": 3}
+"""The first rounds, which plain pyHanko joins: each of its runs takes 0.2 to 16 s."""
 TARGET_RATIO = 1.2
 SIDES = ("mynasign", "plain", "plain+fix")
 
@@ -232,11 +238,16 @@ async def measure(bench: Bench, label: str, source: Path) -> list[str]:
         "plain+fix": lambda signing: bench.plain(signing, fixed=True),
     }
     times: dict[str, list[float]] = {side: [] for side in SIDES}
+    paired: list[float] = []
     for round_number in range(ROUNDS[label]):
         signing = await bench.prepare(source, f"{label}-{round_number}")
-        turn = round_number % len(SIDES)
-        for side in SIDES[turn:] + SIDES[:turn]:
-            times[side].append(await sides[side](signing))
+        taking_part = [s for s in SIDES if s != "plain" or round_number < PLAIN_ROUNDS[label]]
+        turn = round_number % len(taking_part)
+        this_round: dict[str, float] = {}
+        for side in taking_part[turn:] + taking_part[:turn]:
+            this_round[side] = await sides[side](signing)
+            times[side].append(this_round[side])
+        paired.append(this_round["mynasign"] / this_round["plain+fix"])
         signing.plain_prepared.unlink()
     medians = {side: statistics.median(values) for side, values in times.items()}
     size = source.stat().st_size
@@ -247,11 +258,13 @@ async def measure(bench: Bench, label: str, source: Path) -> list[str]:
             f"    {side:10} {medians[side] * 1000:7.0f} ms (n={len(values)}, "
             f"{min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms)"
         )
-    ratio = medians["mynasign"] / medians["plain+fix"]
+    ratio = statistics.median(paired)
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
     lines.append(
-        f"    ratio mynasign/plain {medians['mynasign'] / medians['plain']:.2f}, "
-        f"mynasign/plain+fix {ratio:.3f} (target <= {TARGET_RATIO}: {verdict})"
+        f"    ratio mynasign/plain {medians['mynasign'] / medians['plain']:.2f}; "
+        f"mynasign/plain+fix {ratio:.2f} (per round: {min(paired):.2f}-{max(paired):.2f}; "
+        f"of the medians {medians['mynasign'] / medians['plain+fix']:.2f}) "
+        f"target <= {TARGET_RATIO}: {verdict}"
     )
     return lines
 
