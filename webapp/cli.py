@@ -81,7 +81,10 @@ def _run(settings: Settings, host: str, port: int) -> None:
 
     from webapp.app import create_app  # noqa: PLC0415
 
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=settings.is_production)
+    uvicorn.run(
+        create_app(settings, settle_gc=True), host=host, port=port,
+        proxy_headers=settings.is_production,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shlex
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from cryptography import x509
 
 from jpkisim.pki import TestPki
 from jpkisim.state import CardState
+from webapp.app import GC_THRESHOLDS, settle_garbage_collector
 from webapp.cli import DEMO_EMAIL, card_instructions, demo_sender, main
 from webapp.settings import load_settings
 
@@ -52,3 +54,15 @@ def test_the_printed_card_commands_make_a_card_the_service_trusts(tmp_path: Path
     issuer = x509.load_der_x509_certificate(state.sign_cert_der).issuer
     assert issuer == TestPki.load(pki_dir).sign_root_cert.subject
     assert any(f"--sim {Path(settings.data_dir) / 'demo-card.json'}" in line for line in lines)
+
+
+def test_the_server_settles_the_garbage_collector() -> None:
+    """Full collections over a thousand connections paused the event loop (see benchmarks)."""
+    before = gc.get_threshold()
+    try:
+        settle_garbage_collector()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -578,15 +578,15 @@ async def _embed_and_record(
             raise sealing_failure(exc) from None
         signed.seek(0)
         signed_blob = ctx.files.write(key, signed_name, signed)
-    card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
-    try:
-        sealed = await revisions.next_revision_from(
-            ctx, document, signed_blob.blob_name, number + 1, RevisionKind.EVENT_SEAL,
-            [seal_step(ctx, seal_field, seal_reason)],
-        )  # fmt: skip
-    except BaseException:
-        revisions.discard(ctx, card_revision)
-        raise
+        card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
+        try:  # sealed from the plaintext at hand, not decrypted again
+            sealed = await revisions.next_revision_from_plain(
+                ctx, document, signed, number + 1, RevisionKind.EVENT_SEAL,
+                [seal_step(ctx, seal_field, seal_reason)],
+            )  # fmt: skip
+        except BaseException:
+            revisions.discard(ctx, card_revision)
+            raise
     try:
         _record_signed(ctx, session_id, fingerprint, accepted, card_revision, sealed, base)
     except BaseException:

@@ -88,8 +88,20 @@ async def next_revision_from(
     steps: list[PdfStep],
 ) -> NewRevision:
     """Run `steps` on a stored blob (not necessarily recorded yet); store it as `number`."""
+    with decrypted_copy(ctx, document, source_blob) as source:
+        return await next_revision_from_plain(ctx, document, source, number, kind, steps)
+
+
+async def next_revision_from_plain(
+    ctx: ServiceContext,
+    document: Document,
+    source: BinaryIO,
+    number: int,
+    kind: RevisionKind,
+    steps: list[PdfStep],
+) -> NewRevision:
+    """Run `steps` on a plaintext PDF already at hand (spares decrypting it once more)."""
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(decrypted_copy(ctx, document, source_blob))
         for step in steps:
             output = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir(ctx)))
             await step(source, output)
