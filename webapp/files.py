@@ -234,6 +234,13 @@ class EncryptedFileStore:
                 output.write(chunk)
         return StoredBlob(blob_name, digest.hexdigest(), size)
 
+    def decrypt_to(self, document_data_key: bytes, blob_name: str, output: BinarySink) -> None:
+        """Decrypt the whole file into `output`, nothing more (AES-GCM authenticates each
+        chunk: no SHA-256 is needed to trust it)."""
+        with self._open(document_data_key, blob_name) as reader:
+            for chunk in reader.chunks():
+                output.write(chunk)
+
     def delete(self, blob_name: str) -> None:
         """Remove a file (a prepared revision no longer needed); absent is fine."""
         with suppress(FileNotFoundError):

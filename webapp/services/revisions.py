@@ -55,7 +55,7 @@ def current_revision(db: Session, document: Document) -> DocumentRevision:
 def decrypted_copy(ctx: ServiceContext, document: Document, blob_name: str) -> Iterator[BinaryIO]:
     """The plaintext of a stored revision in a private temporary file, removed afterwards."""
     with tempfile.TemporaryFile(dir=scratch_dir(ctx)) as plain:
-        ctx.files.read_to(data_key(ctx, document), blob_name, plain)
+        ctx.files.decrypt_to(data_key(ctx, document), blob_name, plain)
         plain.seek(0)
         yield plain
 

@@ -298,3 +298,19 @@ def test_the_memory_measure_would_see_a_whole_file(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert len(whole) == 20 * 1024 * 1024 and peak > 20 * 1024 * 1024
+
+
+def test_decrypt_to_gives_the_plaintext_and_refuses_a_changed_file(tmp_path: Path) -> None:
+    store = EncryptedFileStore(tmp_path / "files")
+    key = bytes(range(32))
+    data = os.urandom(300_000)
+    blob = store.write(key, "doc", io.BytesIO(data))
+    out = io.BytesIO()
+    store.decrypt_to(key, blob.blob_name, out)
+    assert out.getvalue() == data
+    path = tmp_path / "files" / blob.blob_name
+    raw = bytearray(path.read_bytes())
+    raw[-20] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FileIntegrityError):
+        store.decrypt_to(key, blob.blob_name, io.BytesIO())
