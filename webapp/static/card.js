@@ -194,4 +194,5 @@
   timer = window.setInterval(tick, 1000);
   tick();
   follow();
+  root.setAttribute("data-running", "1"); // the countdown and the feed have started
 })();

@@ -178,7 +178,8 @@ def test_the_page_says_when_the_qr_code_has_expired(page: Page, card_link: str) 
     page.clock.install()  # the page's timers and Date only: the service keeps real time
     to_session_page(page, card_link)
     expect(page.get_by_role("img", name=ja("card_page_qr_label"))).to_be_visible()
-    # the status feed's first event (the session is open) must not come after the jump
+    # the page's script must have started its countdown (and its feed) before the jump
+    expect(page.locator("#card-session")).to_have_attribute("data-running", "1")
     expect(page.locator("#card-state")).to_have_text(ja("card_page_state_created"))
     page.clock.fast_forward("10:01")
     expect(page.get_by_role("alert")).to_have_text(ja("card_session_expired"))
