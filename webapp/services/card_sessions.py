@@ -324,16 +324,13 @@ def resume(ctx: ServiceContext, session_id: str, claim_key: str) -> Snapshot:
 
 
 def record_progress(ctx: ServiceContext, session_id: str, stage: Stage) -> None:
+    """The bridge reached a stage (the websocket's quick path is `advance` + `store_progress`)."""
     with _session_row(ctx, session_id) as (db, session):
         if session.state not in OPEN_STATES:
             return
-        event: dict[str, Any] = {"stage": stage.value}
-        previous = session.last_event or {}
-        if "card_error" in previous and stage in _ASKING_AGAIN:  # keep showing why
-            event.update(card_error=previous["card_error"], tries_left=previous.get("tries_left"))
-        session.last_event = event
+        status, session.last_event = advance(status_of(session), stage)
         db.commit()
-        _publish(ctx, session)
+    ctx.card_events.publish(session.recipient_id, status)
 
 
 def record_card_error(
@@ -357,7 +354,8 @@ def advance(status: dict[str, Any], stage: Stage) -> tuple[dict[str, Any], dict[
 
     This is the hot path of a watched session (a bridge sends a frame per stage): the
     page is told from the status in hand, and the database is written afterwards with one
-    UPDATE (`store_progress`), off the event loop. Same rules as `record_progress`.
+    UPDATE (`store_progress`), off the event loop. After a card error, the stages that
+    ask again keep showing it.
     """
     event: dict[str, Any] = {"stage": stage.value}
     error = status.get("error")

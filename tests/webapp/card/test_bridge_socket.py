@@ -417,3 +417,57 @@ def test_cancelling_the_document_ends_its_card_session(card_party: CardParty) ->
         f"/api/v1/documents/{card_party.document_id}", headers=service.auth
     ).json()
     assert view["recipients"][0]["status"] == "cancelled"
+
+
+def test_the_tsa_down_refuses_the_signature_and_loses_nothing(
+    card_party: CardParty, card: IssuedCard
+) -> None:
+    """No timestamp, no embedding: the document is as it was, and a new QR code works."""
+    service = card_party.service
+    timestamper = service.context.sealer.timestamper
+    working_url = timestamper.url
+    before = service.client.get(
+        f"/api/v1/documents/{card_party.document_id}", headers=service.auth
+    ).json()["revision"]
+    started = card_party.start()
+    with service.client.websocket_connect(bridge_path(started)) as ws:
+        _, request = hello(ws)
+        timestamper.url = "http://127.0.0.1:9/tsa"  # nothing listens on the discard port
+        try:
+            send(ws, **signature_frame(card, request["digest"]))
+            result = receive(ws)
+        finally:
+            timestamper.url = working_url
+    assert result["outcome"] == "rejected" and result["reason"] == "tsa_unavailable"
+    error = card_party.status()["error"]
+    assert error["code"] == "tsa_unavailable"
+    assert "タイムスタンプ" in error["message_ja"] and "try again" in error["message_en"]
+    view = service.client.get(
+        f"/api/v1/documents/{card_party.document_id}", headers=service.auth
+    ).json()
+    assert view["revision"] == before and view["recipients"][0]["status"] != "agreed"
+
+    again = card_party.start()
+    with service.client.websocket_connect(bridge_path(again)) as ws:
+        _, request = hello(ws)
+        send(ws, **signature_frame(card, request["digest"]))
+        assert receive(ws)["outcome"] == "accepted"
+
+
+def test_a_frame_carrying_a_password_is_refused_without_repeating_it(
+    card_party: CardParty, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken bridge that puts the password in a frame: neither the answer nor a log
+    line of the server holds it."""
+    started = card_party.start()
+    secret = "PASSW0RD99"
+    with card_party.service.client.websocket_connect(bridge_path(started)) as ws:
+        hello(ws)
+        send(ws, type="progress", stage="verifying", password=secret)
+        answer = ws.receive_text()
+    assert json.loads(answer)["code"] == "invalid_message"
+    assert secret not in answer
+    assert all(secret not in record.getMessage() for record in caplog.records)
+    with card_party.service.context.sessions() as db:
+        stored = db.scalars(select(CardSession.last_event)).all()
+    assert secret not in json.dumps(stored)
