@@ -74,21 +74,8 @@ async def next_revision(
     steps: list[PdfStep],
 ) -> NewRevision:
     """Run `steps` one after the other on the current revision and store the result."""
-    return await next_revision_from(
-        ctx, document, current_blob, document.current_revision + 1, kind, steps
-    )
-
-
-async def next_revision_from(
-    ctx: ServiceContext,
-    document: Document,
-    source_blob: str,
-    number: int,
-    kind: RevisionKind,
-    steps: list[PdfStep],
-) -> NewRevision:
-    """Run `steps` on a stored blob (not necessarily recorded yet); store it as `number`."""
-    with decrypted_copy(ctx, document, source_blob) as source:
+    number = document.current_revision + 1
+    with decrypted_copy(ctx, document, current_blob) as source:
         return await next_revision_from_plain(ctx, document, source, number, kind, steps)
 
 
