@@ -10,6 +10,7 @@ from benchmarks import (
     card_acceptance,
     card_sessions_load,
     card_signature,
+    document_search,
     sealing,
 )
 
@@ -19,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[], Iterable[str]]] = {
     "sealing": sealing.run,
     "card_acceptance": card_acceptance.run,
     "card_sessions_load": card_sessions_load.run,
+    "document_search": document_search.run,  # issue 12: search at 100,000 documents
 }
 
 

@@ -52,9 +52,9 @@ class CardProvider(Protocol):
 class JpkiCardHandle:
     """A card reached through APDUs: the JPKI application selected at open."""
 
-    def __init__(self, connection: CardConnection) -> None:
+    def __init__(self, connection: CardConnection, *, extended_length: bool = False) -> None:
         self.connection = connection
-        self.session = JpkiSession(connection)
+        self.session = JpkiSession(connection, extended_length=extended_length)
         try:
             self.session.select_application()
         except BaseException:

@@ -82,7 +82,42 @@ def build_parser(t: Messages) -> argparse.ArgumentParser:
             formatter_class=raw,
         )
     commands.add_parser("schema", parents=[common], help=t("cli_schema"))
+    app = commands.add_parser("app", parents=[common], help=t("cli_app"))
+    app.add_argument("url", metavar="URL", nargs="?", help=t("cli_app_url"))
+    app.add_argument("--sim", metavar="STATE", type=Path, help=t("cli_sim"))
+    app.add_argument("--allow-last-try", action="store_true", help=t("cli_allow_last_try"))
+    app.add_argument("--insecure", action="store_true", help=t("cli_insecure"))
+    handler = commands.add_parser(
+        "install-url-handler", parents=[common], help=t("cli_install_url_handler")
+    )
+    handler.add_argument("--uninstall", action="store_true", help=t("cli_uninstall"))
     return parser
+
+
+def _app(args: argparse.Namespace, t: Messages) -> ExitCode:
+    try:
+        from bridge.app.launch import build_app  # noqa: PLC0415 - Toga only for the app
+    except ImportError:
+        print(t("cli_app_missing"), file=sys.stderr)
+        return ExitCode.USAGE
+    app = build_app(
+        args.url, lang=args.lang, sim=args.sim, insecure=args.insecure,
+        allow_last_try=args.allow_last_try,
+    )  # fmt: skip
+    app.main_loop()
+    return ExitCode.SIGNED
+
+
+def _url_handler(args: argparse.Namespace, t: Messages) -> ExitCode:
+    from bridge import urlhandler  # noqa: PLC0415
+
+    done = urlhandler.uninstall() if args.uninstall else urlhandler.install()
+    if done is None:
+        print(t("url_handler_macos"))
+    else:
+        key = "url_handler_removed" if args.uninstall else "url_handler_installed"
+        print(t(key, where=done.where))
+    return ExitCode.SIGNED
 
 
 def _provider(args: argparse.Namespace) -> tuple[CardProvider, str]:
@@ -153,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return list_readers(t, sys.stdout)
             if args.command == "check":
                 return _check(args, t)
+            if args.command == "app":
+                return _app(args, t)
+            if args.command == "install-url-handler":
+                return _url_handler(args, t)
             return _sign(args, t)
         except BridgeError as exc:
             print(t(exc.key, **exc.params), file=sys.stderr)

@@ -183,6 +183,150 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "発行元: 本番の JPKI ルートではありません (テスト用カード?)",
         "Issuer: not a production JPKI root (a test card?)",
     ),
+    # --- the companion app (bridge.app) ---------------------------------------------
+    "app_title": ("mynasign 署名", "mynasign signing"),
+    "app_start_heading": ("マイナンバーカードで署名する", "Sign with your My Number Card"),
+    "app_start_intro": (
+        "パソコンの画面の QR コードをスマートフォンのカメラで読み取るか、"
+        "「このパソコンのリーダーで署名」ボタンを押すと、ここに URL が入ります。"
+        "URL を貼り付けてもかまいません。",
+        "Scan the QR code on the PC page with the phone's camera, or press the PC page's "
+        '"sign with this PC\'s reader" button, and the URL comes here. You can paste it too.',
+    ),
+    "app_url_label": ("署名の URL", "Signing URL"),
+    "app_url_placeholder": ("https://…/b/…", "https://…/b/…"),
+    "app_url_missing": ("URL を入れてください", "Enter the URL"),
+    "app_reader_label": ("カードリーダー", "Card reader"),
+    "app_reader_first": ("最初に見つかったリーダー", "The first reader found"),
+    "app_readers_refresh": ("リーダーを再検索", "Look for readers again"),
+    "app_readers_none": (
+        "カードリーダーが見つかりません。接続してから「リーダーを再検索」を押してください",
+        'No card reader found: connect one, then press "Look for readers again"',
+    ),
+    "app_order_label": ("順番", "Order"),
+    "app_order_password_first": ("先にパスワードを入力", "Password first"),
+    "app_order_card_first": ("先にカードを置く", "Card first"),
+    "app_start": ("始める", "Start"),
+    "app_language": ("English", "日本語"),
+    "app_connecting": ("サーバーに接続しています…", "Connecting to the server…"),
+    "app_cancel": ("中止", "Cancel"),
+    "app_request_heading": ("この文書に署名します", "You are about to sign"),
+    "app_request_title": ("文書", "Document"),
+    "app_request_sender": ("送信者", "From"),
+    "app_request_signer": ("署名する人", "To be signed by"),
+    "app_time_left": ("残り時間 {time}", "Time left {time}"),
+    "app_request_continue": ("署名に進む", "Continue to sign"),
+    "app_password_heading": ("署名用パスワード", "Signing password"),
+    "app_password_intro": (
+        "マイナンバーカードの署名用電子証明書のパスワード (英大文字と数字 6〜16 文字) を"
+        "入力してください。パスワードは保存されません。",
+        "Type the signing certificate's password of your My Number Card (6 to 16 capital "
+        "letters and digits). It is never stored.",
+    ),
+    "app_password_tries": ("残り {tries_left} 回まで試せます", "{tries_left} tries left"),
+    "app_password_rule": (
+        "英大文字 A〜Z と数字 0〜9 で 6〜16 文字",
+        "6 to 16 letters A-Z and digits 0-9",
+    ),
+    "app_password_too_short": (
+        "あと {missing} 文字以上必要です",
+        "{missing} more characters needed",
+    ),
+    "app_password_too_long": ("16 文字までです", "At most 16 characters"),
+    "app_password_bad_character": (
+        "使えない文字があります (英字 A〜Z と数字 0〜9 のみ)",
+        "Only letters A-Z and digits 0-9 can be used",
+    ),
+    "app_password_ok": ("形式は正しいです", "The format is right"),
+    "app_password_submit": ("次へ", "Next"),
+    "app_last_try_heading": ("残り 1 回です", "One try left"),
+    "app_last_try_text": (
+        "パスワードを間違えるとカードがロックされ、市区町村の窓口でしか解除できません。"
+        "パスワードに自信がなければ、ここでやめてください。",
+        "A wrong password locks the card until the municipal office resets it. If you are "
+        "not sure of the password, stop here.",
+    ),
+    "app_last_try_go": ("最後の 1 回を使う", "Use the last try"),
+    "app_last_try_stop": ("やめる", "Stop"),
+    "app_card_heading": ("カードを読み取ります", "Reading the card"),
+    "app_card_reader": (
+        "マイナンバーカードをカードリーダーに置き、終わるまで動かさないでください。",
+        "Put your My Number Card on the reader and leave it there until this finishes.",
+    ),
+    "app_card_android": (
+        "マイナンバーカードをスマートフォンの背面に当て、終わるまで動かさないでください。",
+        "Hold your My Number Card to the back of the phone and keep it still until this finishes.",
+    ),
+    "app_card_ios": (
+        "「スキャンの準備ができました」と表示されたら、カードを iPhone の上部に当ててください。",
+        'When "Ready to Scan" appears, hold the card to the top of the iPhone.',
+    ),
+    "app_card_sim": ("模擬カードを使います", "Using the simulated card"),
+    "app_working_heading": ("署名しています", "Signing"),
+    "app_working_keep": ("カードを動かさないでください", "Keep the card where it is"),
+    "app_resumed": (
+        "接続が一度切れましたが、再接続しました ({count} 回)",
+        "The connection dropped and was resumed ({count} times)",
+    ),
+    "app_done_heading": ("署名しました", "Signed"),
+    "app_done_text": (
+        "サーバーが署名を受け付けました。パソコンの画面は自動で完了に変わります。",
+        "The server accepted the signature. The PC page turns to done by itself.",
+    ),
+    "app_done_signer": ("署名者: {name}", "Signer: {name}"),
+    "app_again": ("別の文書に署名する", "Sign another document"),
+    "app_close": ("閉じる", "Close"),
+    "app_error_heading": ("署名できませんでした", "Not signed"),
+    "app_error_retry_hint": (
+        "パソコンの画面で「新しい QR コード」を押すと、やり直せます。",
+        'Press "New QR code" on the PC page to try again.',
+    ),
+    "app_back": ("最初に戻る", "Back to the start"),
+    "app_nfc_unavailable": (
+        "この端末では NFC を使えません。NFC を有効にするか、"
+        "リーダー付きのパソコンで署名してください",
+        "NFC is not available on this device: turn it on, or sign on a PC with a card reader",
+    ),
+    "app_unexpected": (
+        "予期しないエラーで中止しました ({detail})",
+        "Stopped by an unexpected error ({detail})",
+    ),
+    # --- install-url-handler ----------------------------------------------------------
+    "cli_app": (
+        "署名アプリを開く (URL を渡すとその署名から始める)",
+        "open the signing app (with a URL: start with that signature)",
+    ),
+    "cli_app_url": (
+        "QR コードの URL、または mynasign-bridge: の URL",
+        "the QR code's URL, or a mynasign-bridge: URL",
+    ),
+    "cli_app_missing": (
+        "署名アプリには Toga が必要です: pip install 'mynasign[app]'",
+        "The signing app needs Toga: pip install 'mynasign[app]'",
+    ),
+    "cli_install_url_handler": (
+        "パソコンの画面のボタン (mynasign-bridge:) でこのアプリが開くように登録する",
+        "register this app for the PC page's button (mynasign-bridge: URLs)",
+    ),
+    "cli_uninstall": ("登録を取り消す", "remove the registration"),
+    "url_handler_installed": (
+        "mynasign-bridge: の URL をこのアプリで開くように登録しました ({where})",
+        "mynasign-bridge: URLs now open this app ({where})",
+    ),
+    "url_handler_removed": (
+        "mynasign-bridge: の登録を取り消しました ({where})",
+        "The mynasign-bridge: registration was removed ({where})",
+    ),
+    "url_handler_failed": (
+        "URL ハンドラーを登録できません: {detail}",
+        "Cannot register the URL handler: {detail}",
+    ),
+    "url_handler_macos": (
+        "macOS ではアプリ (Briefcase で作った .app) の Info.plist が mynasign-bridge: を"
+        "登録します。アプリを「アプリケーション」フォルダーに入れてください",
+        "On macOS the app bundle (built with Briefcase) registers mynasign-bridge: in its "
+        "Info.plist: move the app to the Applications folder",
+    ),
     # --- the command line -------------------------------------------------------------
     "cli_description": (
         "マイナンバーカード (JPKI) で mynasign の契約に署名するブリッジ",

@@ -16,6 +16,8 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
 """base64url; 22 characters carry 132 bits, the least that holds 128."""
 
+APP_SCHEME = "mynasign-bridge"
+"""The PC page's button opens `mynasign-bridge:<bridge URL>` (see `bridge.urlhandler`)."""
 _PAGE_SEGMENT = "b"
 _SOCKET_SEGMENTS = ("ws", "bridge")
 _SECURE = {"https": "wss", "wss": "wss"}
@@ -99,3 +101,16 @@ def _split_path(parts: SplitResult, scheme: str) -> tuple[list[str], str]:
     if len(segments) >= 3 and segments[-2] == _PAGE_SEGMENT:
         return segments[:-2], segments[-1]
     raise BridgeUrlError("url_path", "the URL must end in /b/<token>")
+
+
+def unwrap_app_link(url: str) -> str:
+    """The bridge URL inside a `mynasign-bridge:` link (`mynasign-bridge:https://…/b/…`,
+    also `mynasign-bridge://https://…` as some systems rewrite it); other URLs unchanged."""
+    text = url.strip()
+    prefix = APP_SCHEME + ":"
+    if text[: len(prefix)].lower() != prefix:
+        return text
+    inner = text[len(prefix) :]
+    if inner.startswith("//") and inner[2:].lower().startswith(("https:", "http:")):
+        inner = inner[2:]
+    return inner

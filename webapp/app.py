@@ -6,24 +6,30 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from webapp.errors import install_error_handlers
 from webapp.http_security import SecurityHeadersMiddleware
+from webapp.log_redaction import install_log_redaction
 from webapp.pages import install_pages
+from webapp.rate_limits import install_rate_limits
 from webapp.routers import (
     api_card_sessions,
     api_documents,
     api_recipients,
+    app_links,
+    certificates,
     pages_account,
     pages_card,
     pages_documents,
     pages_outbox,
     pages_recipient,
+    verify,
     ws_bridge,
 )
 from webapp.runtime import Runtime, open_runtime
 from webapp.settings import Settings
+from webapp.text_input import refuse_hostile_path
 
 API_DESCRIPTION = """\
 mynasign: contracts sent, agreed and sealed (PAdES B-LTA), with My Number Card signatures.
@@ -70,9 +76,12 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
     app = FastAPI(
         title="mynasign", version="1", description=API_DESCRIPTION, lifespan=lifespan,
         docs_url="/docs", redoc_url=None,
+        dependencies=[Depends(refuse_hostile_path)],  # issue 10: IDs and tokens only
     )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
     install_error_handlers(app)
+    install_rate_limits(app, settings)  # issue 10: the unauthenticated doors
+    install_log_redaction()  # issue 10: no token or password in any log line
     app.include_router(api_documents.router)
     app.include_router(api_recipients.router)
     app.include_router(api_card_sessions.router)
@@ -82,6 +91,10 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
     app.include_router(pages_documents.router)
     app.include_router(pages_recipient.router)
     app.include_router(pages_card.router)
+    app_links.install(app, settings)  # issue 11: the companion app's hand-off
+    app.include_router(certificates.router)  # issue 12: the agreement certificate
+    app.include_router(verify.api)  # issue 12: verification of any PDF (API and page)
+    app.include_router(verify.pages)
     if pages_outbox.outbox_enabled(settings):
         app.state.dev_outbox = True
         app.include_router(pages_outbox.router)

@@ -1,5 +1,8 @@
 """Live status of card sessions for the pages and bridges watching them, in this process.
 
+With PostgreSQL, `webapp.card_events_pg.PostgresCardEventHub` joins the hubs of several
+instances; this one serves a single instance (the SQLite default).
+
 A watcher sees only the newest status of the party it watches (a page needs no history:
 each status replaces the last), so a slow watcher never holds a queue. Publishing is safe
 from any thread: FastAPI runs plain `def` endpoints in a thread pool.
@@ -79,6 +82,21 @@ class CardEventHub:
             else:
                 with contextlib.suppress(RuntimeError):  # that loop has closed
                     watch._loop.call_soon_threadsafe(watch._offer, status)
+
+    def is_watched(self, recipient_id: str) -> bool:
+        with self._lock:
+            return recipient_id in self._watches
+
+    def watched(self) -> list[str]:
+        """The parties someone watches in this process now."""
+        with self._lock:
+            return list(self._watches)
+
+    async def start(self) -> None:
+        """Nothing to start in one process (see `webapp.card_events_pg` for several)."""
+
+    async def stop(self) -> None:
+        """Nothing to stop in one process."""
 
     def watcher_count(self) -> int:
         with self._lock:

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
+from webapp.offload import off_loop
 from webapp.services.context import ServiceContext
 
 HEARTBEAT_SECONDS = 15.0
@@ -32,7 +33,7 @@ async def status_events(
     """SSE text: `current()` now, then each published status, until the party is done."""
     with context.card_events.watch(recipient_id) as watch:
         yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
-        status = current()
+        status = await off_loop(current)  # the database: never on the event loop
         if status is not None:
             yield event_frame(status)
             if _final(status):

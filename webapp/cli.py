@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from webapp.archive.cli import add_archive_commands, run_archive_command
+from webapp.audit.cli import add_audit_commands, run_audit_command
 from webapp.settings import ConfigurationError, Settings, load_settings
 
 DEMO_EMAIL = "demo@mynasign.test"
@@ -21,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--data-dir", type=Path, default=Path("var"))
+    dev.add_argument(
+        "--base-url", help="the address people open (a load balancer's); default: host and port"
+    )
     serve = commands.add_parser("serve", help="run in production (settings from MYNASIGN_*)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -28,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
         dest="db_command", required=True
     )
     db.add_parser("upgrade", help="apply the database migrations (Alembic)")
+    add_audit_commands(commands)  # issue 12: `audit export` / `audit verify`
+    add_archive_commands(commands)  # issue 12: `archive renew`
     return parser
 
 
@@ -80,10 +87,12 @@ def _run(settings: Settings, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
     from webapp.app import create_app  # noqa: PLC0415
+    from webapp.log_redaction import install_log_redaction, uvicorn_log_config  # noqa: PLC0415
 
+    install_log_redaction()  # issue 10: no token or password in any log line
     uvicorn.run(
         create_app(settings, settle_gc=True), host=host, port=port,
-        proxy_headers=settings.is_production,
+        proxy_headers=settings.is_production, log_config=uvicorn_log_config(),
     )  # fmt: skip
 
 
@@ -93,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "dev":
             settings = load_settings(
                 environment="development", data_dir=args.data_dir,
-                base_url=f"http://{args.host}:{args.port}",
+                base_url=args.base_url or f"http://{args.host}:{args.port}",
             )  # fmt: skip
             email, password, _ = demo_sender(settings)
             print(f"mynasign (development) on {settings.base_url}")
@@ -107,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  mail stays in the local outbox: {settings.base_url}/dev/outbox")
             print("\n".join(card_instructions(settings)))
             _run(settings, args.host, args.port)
+        elif args.command == "audit":  # issue 12
+            return run_audit_command(args)
+        elif args.command == "archive":  # issue 12: timestamp renewal
+            return run_archive_command(args)
         elif args.command == "serve":
             settings = load_settings(environment="production")
             _run(settings, args.host, args.port)

@@ -24,13 +24,17 @@ Context = Annotated[ServiceContext, Depends(get_context)]
 
 
 def get_db(context: Context) -> Iterator[Session]:
-    """One session per request; the request's work commits at the end if nothing failed."""
+    """One session per request; the request's work commits at the end if nothing failed.
+
+    Used with `scope="function"`: the commit runs when the endpoint returns, before the
+    answer is sent, so a 2xx means committed and a failed commit answers an error.
+    """
     with context.sessions() as db:
         yield db
         db.commit()
 
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:

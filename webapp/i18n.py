@@ -729,9 +729,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "card_page_requirements_title": ("署名に必要なもの", "What you need to sign"),
     "card_page_need_device": (
         "mynasignアプリを入れたスマートフォン（NFC対応）、またはUSB接続のNFCカードリーダーと"
-        " jpki-bridge を入れたパソコン",
+        "mynasignアプリ（パソコン版）を入れたパソコン",
         "A smartphone with NFC and the mynasign app, or a PC with a USB NFC card reader and "
-        "jpki-bridge",
+        "the mynasign app for PC",
     ),
     "card_page_need_card": ("マイナンバーカード", "Your My Number Card"),
     "card_page_need_password": (
@@ -760,8 +760,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "card_page_qr_heading": ("QRコードを読み取る", "Scan the QR code"),
     "card_page_qr_label": ("署名用のQRコード", "QR code for signing"),
     "card_page_qr_intro": (
-        "mynasignアプリでこのQRコードを読み取ってください。",
-        "Scan this QR code with the mynasign app.",
+        "スマートフォンのカメラでこのQRコードを読み取ると、mynasignアプリが開きます。",
+        "Scan this QR code with the phone's camera: it opens the mynasign app.",
     ),
     "card_page_link_label": ("署名用リンク", "Signing link"),
     "card_page_link_hint": (
@@ -791,10 +791,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "password.",
     ),
     "card_page_howto_pc": (
-        "カードリーダーをつないでカードを置き、次のコマンドを実行します。"
-        "署名用パスワードはパソコンで入力します。",
-        "Connect the reader, put the card on it and run this command; you type the signing "
-        "password on the PC.",
+        "カードリーダーをつないでカードを置き、「このパソコンのリーダーで署名」を押します。"
+        "署名用パスワードはパソコンで入力します。コマンドで署名するときは次のとおりです。",
+        "Connect the reader, put the card on it and press “Sign with this PC's reader”; you "
+        "type the signing password on the PC. To sign from a terminal instead, run this.",
     ),
     "card_page_pc_label": ("パソコン（カードリーダー）", "PC with a card reader"),
     "card_page_status_heading": ("状況", "Status"),
@@ -874,12 +874,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "the mynasign app, not in a browser.",
     ),
     "bridge_page_phone": (
-        "スマートフォンでは: mynasignアプリを入れてから、アプリでQRコードを読み取ってください。",
-        "On a smartphone: install the mynasign app, then scan the QR code with it.",
+        "スマートフォンでは: mynasignアプリを入れてから、カメラでQRコードを読み取ってください。",
+        "On a smartphone: install the mynasign app, then scan the QR code with the camera.",
     ),
     "bridge_page_pc": (
-        "カードリーダー付きのパソコンでは: 次のコマンドを実行してください。",
-        "On a PC with a card reader: run this command.",
+        "カードリーダー付きのパソコンでは: 署名画面の「このパソコンのリーダーで署名」を押すか、"
+        "次のコマンドを実行してください。",
+        "On a PC with a card reader: press “Sign with this PC's reader” on the signing page, "
+        "or run this command.",
     ),
     "bridge_page_no_share": (
         "このリンクを他の人に渡さないでください。",
@@ -902,6 +904,387 @@ TEXTS: dict[str, tuple[str, str]] = {
     "outbox_empty": ("メールはまだありません。", "No mail yet."),
     "mail_to": ("宛先", "To"),
     "mail_attachment": ("添付", "Attachment"),
+    # issue 9: many people at once
+    "database_busy": (
+        "ただいま混み合っています。数秒後にもう一度お試しください。内容は失われていません。",
+        "The service is busy. Please try again in a few seconds; nothing was lost.",
+    ),
+    # issue 10: hostile input and abuse (refused text, rate limits, access-code locks)
+    "text_invalid_characters": (
+        "「{field}」に使用できない文字（制御文字、文字の向きを変える書式文字など）が含まれています。",
+        "“{field}” contains characters that are not accepted (control or "
+        "direction-changing characters).",
+    ),
+    "method_not_allowed": (
+        "この操作はこのアドレスでは使えません。",
+        "This method is not allowed at this address.",
+    ),
+    "request_too_large": ("送信された内容が大きすぎます。", "The request is too large."),
+    "internal_error": (
+        "サーバーで問題が起きました。しばらくしてからもう一度お試しください。",
+        "Something went wrong on the server. Please try again later.",
+    ),
+    "rate_limited": (
+        "短時間に多くの操作がありました。{retry_after}秒ほど待ってからもう一度お試しください。",
+        "Too many attempts in a short time. Please wait about {retry_after} seconds and try "
+        "again.",
+    ),
+    "access_code_locked_for_good": (
+        "アクセスコードの誤りが多すぎるため、このリンクはロックされました。送信者に新しい"
+        "アクセスコードの発行を依頼してください。",
+        "Too many wrong access codes: this link is locked. Ask the sender to issue a new "
+        "access code.",
+    ),
+    "access_code_not_set": (
+        "この宛先にはアクセスコードが設定されていません。",
+        "This recipient has no access code.",
+    ),
+    "recipient_not_found": ("宛先が見つかりません。", "The recipient was not found."),
+    "access_code_required": ("アクセスコードを入力してください。", "Please enter an access code."),
+    "new_access_code_label": ("新しいアクセスコード", "New access code"),
+    "new_access_code_button": ("新しいアクセスコードを発行", "Issue a new access code"),
+    "new_access_code_hint": (
+        "誤ったアクセスコードが続いたため、このリンクはロックされています。新しいコードを決め、"
+        "メール以外の方法（電話など）で相手にお伝えください。",
+        "Too many wrong access codes locked this link. Choose a new code and tell the "
+        "recipient by another way than mail (by phone, say).",
+    ),
+    "new_access_code_issued": (
+        "新しいアクセスコードを設定しました。相手にお伝えください。",
+        "The new access code is set. Tell it to the recipient.",
+    ),
+    "event_recipient_access_code_locked": (
+        "アクセスコードの誤りによりロック",
+        "Locked after wrong access codes",
+    ),
+    "event_recipient_access_code_refused": (
+        "アクセスコードの入力を拒否（ロック中）",
+        "Access code refused (locked)",
+    ),
+    "event_recipient_access_code_reset": (
+        "新しいアクセスコードを発行",
+        "New access code issued",
+    ),
+    # issue 12 (search, verification, timestamp renewal, pages on a phone)
+    "search_text_too_long": (
+        "検索語は{limit}文字以内にしてください。",
+        "Use at most {limit} characters in a search.",
+    ),
+    "search_date_range_invalid": (
+        "取引年月日の範囲が逆です（開始日は終了日以前にしてください）。",
+        "The transaction date range is reversed (the start must not be after the end).",
+    ),
+    "search_amount_range_invalid": (
+        "取引金額の範囲が逆です（下限は上限以下にしてください）。",
+        "The amount range is reversed (the minimum must not exceed the maximum).",
+    ),
+    "search_sort_invalid": (
+        "並べ替えの項目が正しくありません（{keys}）。",
+        "Unknown sort key (use one of {keys}).",
+    ),
+    "search_counterparty_label": ("取引先", "Counterparty"),
+    "search_date_from_label": ("取引年月日（から）", "Transaction date from"),
+    "search_date_to_label": ("取引年月日（まで）", "Transaction date to"),
+    "search_amount_min_label": ("取引金額（円・以上）", "Amount from (yen)"),
+    "search_amount_max_label": ("取引金額（円・以下）", "Amount up to (yen)"),
+    "search_sort_label": ("並べ替え", "Sort by"),
+    "sort_created_at": ("作成日時", "Created"),
+    "sort_transaction_date": ("取引年月日", "Transaction date"),
+    "sort_amount": ("取引金額", "Amount"),
+    "sort_counterparty": ("取引先", "Counterparty"),
+    "sort_title": ("件名", "Title"),
+    "search_order_label": ("順序", "Order"),
+    "order_desc": ("降順（新しい・大きい順）", "Descending"),
+    "order_asc": ("昇順（古い・小さい順）", "Ascending"),
+    "search_export_csv": ("検索結果をCSVでダウンロード", "Download the result as CSV"),
+    "search_result_count": ("{total}件中 {first}〜{last}件目", "{first}–{last} of {total}"),
+    "page_previous": ("前のページ", "Previous page"),
+    "page_next": ("次のページ", "Next page"),
+    "search_reset": ("条件をクリア", "Clear"),
+    # verification (/verify, POST /api/v1/verify)
+    "nav_verify": ("署名の検証", "Verify a PDF"),
+    "verify_title": ("PDFの署名とタイムスタンプの検証", "Verify a PDF's signatures and timestamps"),
+    "verify_intro": (
+        "PDFを選ぶと、含まれるすべての署名とタイムスタンプ（誰が、いつ、改ざんの有無、"
+        "信頼できるか、PAdESのレベル）を確認します。ファイルは保存されません。",
+        "Choose a PDF to check every signature and timestamp in it (who, when, intact, "
+        "trusted, PAdES level). The file is not kept.",
+    ),
+    "verify_file_label": ("PDFファイル", "PDF file"),
+    "verify_button": ("検証する", "Verify"),
+    "verify_file_required": ("PDFファイルを選んでください。", "Choose a PDF file."),
+    "verify_too_large": (
+        "ファイルが大きすぎます（{limit_mb} MBまで）。",
+        "The file is too large (at most {limit_mb} MB).",
+    ),
+    "verify_not_pdf": (
+        "PDFとして読めないファイルです。",
+        "The file cannot be read as a PDF.",
+    ),
+    "verify_encrypted": (
+        "暗号化されたPDFは検証できません。",
+        "An encrypted PDF cannot be verified.",
+    ),
+    "verify_too_complex": (
+        "署名が多すぎるか構造が複雑すぎるため検証できません。",
+        "The PDF has too many signatures or is too complex to verify.",
+    ),
+    "verify_no_signatures": ("このPDFには署名がありません。", "This PDF holds no signatures."),
+    "verify_summary_ok": (
+        "すべての署名とタイムスタンプは改ざんされておらず、信頼できます。",
+        "Every signature and timestamp is intact and trusted.",
+    ),
+    "verify_summary_problem": (
+        "問題のある署名またはタイムスタンプがあります。下の一覧を確認してください。",
+        "A signature or timestamp has a problem: see the list below.",
+    ),
+    "verify_kind_signature": ("署名", "Signature"),
+    "verify_kind_timestamp": ("文書タイムスタンプ", "Document timestamp"),
+    "verify_signer_card": (
+        "マイナンバーカード（署名用電子証明書）",
+        "My Number Card (signing certificate)",
+    ),
+    "verify_signer_platform": ("mynasign の電子署名（シール）", "mynasign's platform seal"),
+    "verify_signer_tsa": ("時刻認証局（TSA）", "Time-stamping authority (TSA)"),
+    "verify_signer_other": ("その他の署名者", "Another signer"),
+    "verify_who": ("署名者", "Signed by"),
+    "verify_when": ("日時", "When"),
+    "verify_when_timestamp": ("（タイムスタンプによる時刻）", "(time from a timestamp)"),
+    "verify_when_claimed": ("（署名者の申告による時刻）", "(time claimed by the signer)"),
+    "verify_intact": ("改ざん", "Intact"),
+    "verify_intact_yes": ("改ざんなし", "Not modified"),
+    "verify_intact_no": ("改ざんあり・検証失敗", "Modified or broken"),
+    "verify_trusted": ("信頼", "Trusted"),
+    "verify_trusted_yes": ("信頼できる証明書", "Trusted certificate"),
+    "verify_trusted_no": ("信頼できない証明書", "Untrusted certificate"),
+    "verify_level": ("PAdESレベル", "PAdES level"),
+    "verify_covers_all": ("文書全体を対象", "Covers the whole file"),
+    "verify_later_changes": (
+        "この署名の後に追記があります（後続の署名など）",
+        "The file was extended after this signature (later signatures, say)",
+    ),
+    "verify_record_final": (
+        "この文書は mynasign に記録されている最終版と一致します（文書ID {document_id}）。",
+        "This is the final version mynasign has on record (document ID {document_id}).",
+    ),
+    "verify_record_revision": (
+        "この文書は mynasign に記録された途中の版です（文書ID {document_id}、"
+        "第{revision}版／最新は第{current}版）。最終版ではありません。",
+        "This is an earlier version on record at mynasign (document ID {document_id}, "
+        "revision {revision} of {current}); it is not the final one.",
+    ),
+    "verify_record_unknown": (
+        "この内容の文書は mynasign の記録にありません（他で作られたか、変更されています）。",
+        "mynasign has no record of this exact file (made elsewhere, or changed).",
+    ),
+    # timestamp renewal (mynasign archive renew)
+    "archive_renewed": ("タイムスタンプを延長しました", "Timestamp renewed"),
+    # the recipient's page: the document as page images
+    "pages_title": ("文書の内容", "The document"),
+    "page_image_alt": ("{title}（{page}/{pages}ページ）", "{title} (page {page} of {pages})"),
+    "pages_read_first": (
+        "内容をすべてご確認のうえ、下の「回答する」へお進みください。",
+        "Read the whole document, then answer below.",
+    ),
+    "pages_truncated": (
+        "最初の{shown}ページを表示しています（全{pages}ページ）。残りはPDFでご確認ください。",
+        "The first {shown} pages are shown (of {pages}); read the rest in the PDF.",
+    ),
+    "pages_unavailable": (
+        "ページの画像を表示できません。PDFをダウンロードしてご確認ください。",
+        "The pages cannot be shown as images; download the PDF to read it.",
+    ),
+    "page_not_found": ("そのページはありません。", "There is no such page."),
+    "attachments_title": ("添付ファイル", "Attachments"),
+    "attachments_none": ("添付ファイルはありません。", "No attachments."),
+    "attachments_hint": (
+        "添付ファイルはPDFの中にあります。PDFをダウンロードして開いてください。",
+        "The attachments are inside the PDF: download it and open them there.",
+    ),
+    # issue 12 (records): the history in words, the agreement certificate, the audit trail
+    "history_the_service": ("システム", "The service"),
+    "history_someone": ("（不明な宛先）", "(an unknown party)"),
+    "history_document_uploaded": (
+        "{who} が文書をアップロードしました（{pages}ページ）",
+        "{who} uploaded the document ({pages} pages)",
+    ),
+    "history_recipient_added": (
+        "{who} が {party} を宛先に追加しました",
+        "{who} added {party} as a party",
+    ),
+    "history_document_sent": (
+        "{who} が文書を送信しました（文書IDを記載し、電子印を付与）",
+        "{who} sent the document (ID stamped, sending sealed)",
+    ),
+    "history_recipient_notified": (
+        "{party} に依頼メールを送りました",
+        "The request was mailed to {party}",
+    ),
+    "history_recipient_notified_sender": (
+        "送信者 {party} の署名の順番になりました",
+        "The sender {party} was due to sign",
+    ),
+    "history_recipient_opened": ("{who} が文書を開きました", "{who} opened the document"),
+    "history_recipient_access_code_failed": (
+        "{who} がアクセスコードを誤って入力しました",
+        "{who} entered a wrong access code",
+    ),
+    "history_extra_locked": (
+        "（誤りが続いたため一時的にロック）",
+        " (locked for a while after repeated mistakes)",
+    ),
+    "history_recipient_agreed": (
+        "{who} が同意しました（電子印を付与、第{revision}版）",
+        "{who} agreed (sealed, revision {revision})",
+    ),
+    "history_recipient_rejected": (
+        "{who} が却下しました。理由：「{reason}」",
+        "{who} rejected the document. Reason: “{reason}”",
+    ),
+    "history_recipient_forwarded": (
+        "{who} が {to} に転送しました",
+        "{who} forwarded the request to {to}",
+    ),
+    "history_recipient_card_consented": (
+        "{who} がマイナンバーカードでの署名に同意しました",
+        "{who} consented to signing with the My Number Card",
+    ),
+    "history_card_session_created": (
+        "{who} が署名用QRコードを表示しました",
+        "{who} showed the card-signing QR code",
+    ),
+    "history_card_session_claimed": (
+        "{who} の署名用QRコードがアプリで読み取られました",
+        "{who}'s card-signing QR code was scanned by the app",
+    ),
+    "history_card_session_card_error": (
+        "{who} のカード操作でエラーが起きました",
+        "A card error occurred while {who} was signing",
+    ),
+    "history_card_session_cancelled": (
+        "{who} のカード署名が中止されました",
+        "{who}'s card signing was stopped",
+    ),
+    "history_card_session_expired": (
+        "{who} の署名用QRコードが期限切れになりました",
+        "{who}'s card-signing QR code expired",
+    ),
+    "history_card_signature_rejected": (
+        "{who} のカード署名は受け付けられませんでした",
+        "{who}'s card signature was refused",
+    ),
+    "history_recipient_card_signed": (
+        "{who} がマイナンバーカードで署名しました（証明書の氏名：{signer}）",
+        "{who} signed with a My Number Card (name in the certificate: {signer})",
+    ),
+    "history_extra_name_differs": (
+        "（宛先の氏名と異なります）",
+        " (differs from the party's name)",
+    ),
+    "history_document_completed": (
+        "すべての当事者が同意し、締結が完了しました（電子印・検証情報・タイムスタンプ）",
+        "Every party agreed: the document is complete (sealed, validation data, timestamp)",
+    ),
+    "history_certificate_issued": (
+        "締結証明書（ID {certificate_id}）を発行しました",
+        "The agreement certificate (ID {certificate_id}) was issued",
+    ),
+    "history_document_cancelled": ("{who} が文書を取り消しました", "{who} cancelled the document"),
+    "history_document_expired": ("期限が過ぎ、文書は期限切れになりました", "The document expired"),
+    "history_document_viewed": (
+        "{who} が文書のページを表示しました",
+        "{who} viewed the document's page",
+    ),
+    "history_document_downloaded": (
+        "{who} がPDF（第{revision}版）を表示・ダウンロードしました",
+        "{who} viewed or downloaded the PDF (revision {revision})",
+    ),
+    "history_certificate_downloaded": (
+        "{who} が締結証明書をダウンロードしました",
+        "{who} downloaded the agreement certificate",
+    ),
+    "history_ip": ("IPアドレス", "IP address"),
+    "certificate_download": ("締結証明書をダウンロード", "Download the agreement certificate"),
+    "certificate_id_label": ("締結証明書ID", "Certificate ID"),
+    "certificate_hint": (
+        "締結証明書には、各当事者の操作の日時・IPアドレス・認証方法が記載され、"
+        "サービスの電子印とタイムスタンプが付いています。",
+        "The agreement certificate lists each party's steps with time, IP address and "
+        "method, sealed and timestamped by the service.",
+    ),
+    "certificate_not_ready": (
+        "締結証明書は、文書の締結が完了したときに発行されます。",
+        "The agreement certificate is issued when the document is complete.",
+    ),
+    "certificate_font_missing": (
+        "締結証明書の日本語フォント（Noto Sans CJK JP）がサーバーにありません。"
+        "管理者にお問い合わせください。",
+        "The Japanese font for the agreement certificate (Noto Sans CJK JP) is missing on "
+        "the server. Please contact the administrator.",
+    ),
+    # issue 11 / 12.7: the companion app, and the card announced to the party
+    "app_page_title": ("mynasign アプリ", "The mynasign app"),
+    "app_page_intro": (
+        "マイナンバーカードで署名するためのアプリです。NFC 対応のスマートフォンか、"
+        "カードリーダーをつないだパソコンで使えます。",
+        "The app signs with your My Number Card, on a phone with NFC or on a PC with a "
+        "card reader.",
+    ),
+    "app_page_iphone": ("iPhone（iOS 13 以降）", "iPhone (iOS 13 or later)"),
+    "app_page_android": ("Android（NFC 対応）", "Android (with NFC)"),
+    "app_page_pc": (
+        "パソコン（Windows・macOS・Linux、カードリーダー）",
+        "PC (Windows, macOS, Linux, with a card reader)",
+    ),
+    "app_page_app_store": ("App Store で入手", "Get it on the App Store"),
+    "app_page_play_store": ("Google Play で入手", "Get it on Google Play"),
+    "app_page_pc_download": ("パソコン版をダウンロード", "Download for PC"),
+    "app_page_not_yet": (
+        "このサービスではまだ配布先が設定されていません。送信者または管理者にお問い合わせください。",
+        "This service has not set where to get it yet. Please ask the sender or the "
+        "administrator.",
+    ),
+    "app_page_pc_pip": (
+        "Python 3.11 以降があれば、次のコマンドでも入れられます。",
+        "With Python 3.11 or later you can also install it with this command.",
+    ),
+    "app_page_pc_handler": (
+        "入れたあと一度だけ次のコマンドを実行すると、署名画面の「このパソコンのリーダーで署名」"
+        "ボタンでアプリが開くようになります。",
+        "Run this once after installing, and the signing page's “Sign with this PC's reader” "
+        "button opens the app.",
+    ),
+    "app_page_link": ("mynasign アプリの入手方法", "How to get the mynasign app"),
+    "card_page_pc_button": ("このパソコンのリーダーで署名", "Sign with this PC's reader"),
+    "card_page_pc_button_hint": (
+        "パソコン版の mynasign アプリが開きます。開かないときは、アプリを入れてから"
+        "「jpki-bridge install-url-handler」を実行するか、"
+        "上の署名用リンクをアプリに貼り付けてください。",
+        "This opens the mynasign app for PC. If nothing opens, install the app and run "
+        "“jpki-bridge install-url-handler”, or paste the signing link above into the app.",
+    ),
+    "bridge_page_open_app": ("アプリで開く", "Open in the app"),
+    "bridge_page_no_app": (
+        "アプリが開かずにこのページが表示された場合は、まだアプリが入っていません。"
+        "アプリを入れてから、パソコンの画面の QR コードをもう一度カメラで読み取ってください。",
+        "If this page opened instead of the app, the app is not installed yet. Install it, "
+        "then scan the QR code on the PC page with the camera again.",
+    ),
+    "card_notice_title": (
+        "この文書はマイナンバーカードで署名します",
+        "You sign this document with your My Number Card",
+    ),
+    "card_notice_prepare": (
+        "ご用意いただくもの: マイナンバーカード、"
+        "署名用電子証明書のパスワード（英数字 6〜16 文字）、"
+        "mynasign アプリを入れた NFC 対応スマートフォン、またはカードリーダーをつないだパソコン。",
+        "Please have ready: your My Number Card, its signing password (6 to 16 letters and "
+        "digits), and a phone with NFC and the mynasign app, or a PC with a card reader.",
+    ),
+    "card_document_completed": (
+        "すべての署名がそろい、文書が完成しました。",
+        "Every signature is in: the document is complete.",
+    ),
 }
 
 

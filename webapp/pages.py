@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,7 +27,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.db.models import ActorKind, User
 from webapp.deps import client, get_db
-from webapp.errors import DomainError, ForbiddenError, UnauthorizedError
+from webapp.errors import (
+    DomainError,
+    ForbiddenError,
+    UnauthorizedError,
+    http_error_response,
+    validation_error_response,
+)
 from webapp.http_security import CSRF_COOKIE, CSRF_FIELD, csrf_token, csrf_valid, new_csrf_secret
 from webapp.i18n import LANGUAGE_COOKIE, TEXTS, Language, request_language, text
 from webapp.mail.messages import JST
@@ -149,6 +155,7 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
         "switch_url": _switch_url(request, other), "path": request.url.path,
         "sender": getattr(request.state, "sender", None),
         "outbox_enabled": getattr(request.app.state, "dev_outbox", False),
+        "app_links": getattr(request.app.state, "app_links", None),  # issue 11: the app
         "error": None, "notice": None,
     }  # fmt: skip
     page = templates.get_template(template).render(shared | values)
@@ -235,15 +242,17 @@ def install_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if request.url.path.startswith(("/api/", "/docs", "/openapi")):
+        if request.url.path.startswith("/api/"):  # issue 10: bilingual JSON errors
+            return http_error_response(request, error)
+        if request.url.path.startswith(("/docs", "/openapi")):
             return await http_exception_handler(request, error)
         key = "not_found" if error.status_code == 404 else "request_invalid"
         return render(request, "error.html", status=error.status_code, message=_text(request, key))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(request: Request, error: RequestValidationError) -> Response:
-        if request.url.path.startswith("/api/"):
-            return await request_validation_exception_handler(request, error)
+        if request.url.path.startswith("/api/"):  # issue 10: never echoes the input
+            return validation_error_response(request, error)
         return render(request, "error.html", status=400, message=_text(request, "request_invalid"))
 
 

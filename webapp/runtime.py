@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import fcntl
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine
 
 from jpkisim.pki_server import EXTRA_DIR
+from webapp.archive import renewal_task  # issue 12: timestamp renewal
+from webapp.audit.anchors import audit_anchoring
+from webapp.card_events_pg import PostgresCardEventHub
 from webapp.card_validation import (
     CardSignatureValidator,
     card_trust_anchors,
     revocation_checker_for,
 )
-from webapp.db.engine import make_engine, make_session_factory, sqlite_url
+from webapp.db.engine import (
+    is_postgresql,
+    libpq_conninfo,
+    make_engine,
+    make_session_factory,
+    sqlite_url,
+)
 from webapp.db.migrate import current_revision, head_revision, upgrade
 from webapp.db.models import Document, OutgoingMail
 from webapp.files import EncryptedFileStore, KeyEncryptionKey
+from webapp.loop_watchdog import LoopWatchdog
 from webapp.mail.outbox import AttachmentLoader, OutboxWorker
 from webapp.mail.smtp import SmtpConfig
+from webapp.offload import set_pdf_concurrency, size_thread_pool
 from webapp.pdf import Sealer, SealKey, create_development_seal, seal_signer_from_files
-from webapp.pdf.dev_seal import development_seal_crl
+from webapp.pdf.dev_seal import publish_development_seal_crl
 from webapp.pdf.seal_keys import seal_signer_from_pkcs11
 from webapp.services import card_sessions
 from webapp.services.completion_retry import completion_retry
 from webapp.services.context import ServiceContext
-from webapp.services.periodic import PeriodicTask
+from webapp.services.periodic import shared_round
 from webapp.settings import ConfigurationError, Settings
+from webapp.storage import blob_store_for
 
 log = logging.getLogger(__name__)
 DEV_SEAL_CRL = "seal-root.crl"
@@ -53,6 +69,8 @@ class Runtime:
     """Roots of the seal, the TSA and the cards: what a finished document is validated against."""
     card_anchors: list[bytes]
     """The JPKI signing roots a card's certificate must chain to."""
+    watchdog: LoopWatchdog
+    """How late the event loop has run (a stall delays every request)."""
 
 
 def database_url(settings: Settings) -> str:
@@ -74,9 +92,16 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             raise ConfigurationError(["the database is not up to date: run `mynasign db upgrade`"])
     else:
         upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        write_wait_seconds=settings.database_write_wait_seconds,
+    )
+    size_thread_pool(settings.worker_threads)
+    set_pdf_concurrency(settings.pdf_concurrency)
     trust_roots: list[bytes] = []
     with contextlib.ExitStack() as stack:
+        stack.callback(engine.dispose)  # last, after everything that uses it has stopped
         tsa_url, dev_pki_url, dev_sign_root = settings.tsa_url, None, None
         if tsa_url is None:
             dev_pki_url, tsa_root, dev_sign_root = stack.enter_context(
@@ -95,34 +120,57 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         if seal_root is not None:
             trust_roots.append(seal_root)
         kek = KeyEncryptionKey(settings.kek_bytes)
-        files = EncryptedFileStore(data_dir / "files")
+        files = EncryptedFileStore(blob_store_for(settings))  # issue 9: local or S3
         sessions = make_session_factory(engine)
         context = ServiceContext(
             settings=settings, sessions=sessions, files=files, kek=kek,
             sealer=Sealer(seal_key.signer, tsa_url, trust_roots),
             card_validator=_card_validator(settings, card_anchors, dev_pki_url),
         )  # fmt: skip
+        async with _running(context, url, trust_roots) as (outbox, watchdog):
+            yield Runtime(
+                context, engine, seal_key, outbox, dev_pki_url, trust_roots, card_anchors,
+                watchdog,
+            )  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    context: ServiceContext, url: str, trust_roots: list[bytes]
+) -> AsyncIterator[tuple[OutboxWorker | None, LoopWatchdog]]:
+    """What runs beside the requests: card status across instances, the loop's watchdog,
+    the mail outbox and the background rounds; stopped in the reverse order."""
+    settings = context.settings
+    if is_postgresql(url):  # several instances may run: card status crosses them
+        context.card_events = PostgresCardEventHub(
+            libpq_conninfo(url), functools.partial(card_sessions.status_for, context)
+        )
+    async with contextlib.AsyncExitStack() as stack:
+        await context.card_events.start()
+        stack.push_async_callback(context.card_events.stop)
+        watchdog = LoopWatchdog(settings.loop_stall_warning_ms)
+        watchdog.start()
+        stack.push_async_callback(watchdog.stop)
         outbox = None
         if settings.smtp_host:
-            outbox = OutboxWorker(sessions, _smtp_config(settings), _attachment_loader(context))
+            outbox = OutboxWorker(
+                context.sessions, _smtp_config(settings), _attachment_loader(context)
+            )
             outbox.start()
+            stack.push_async_callback(outbox.stop)
             context.wake_mail = outbox.wake
         background = [
             completion_retry(context),
-            PeriodicTask(
-                "card-session-expiry", _expire_card_sessions(context), CARD_EXPIRY_SECONDS
+            audit_anchoring(context),  # issue 12: the audit chain's head, timestamped daily
+            renewal_task(context),  # issue 12: document timestamps renewed in time
+            shared_round(
+                context, "card-session-expiry", card_sessions.expire_due, CARD_EXPIRY_SECONDS
             ),
         ]
         for task in background:
             task.start()
-        try:
-            yield Runtime(context, engine, seal_key, outbox, dev_pki_url, trust_roots, card_anchors)
-        finally:
-            for task in background:
-                await task.stop()
-            if outbox is not None:
-                await outbox.stop()
-            engine.dispose()
+            stack.push_async_callback(task.stop)
+        yield outbox, watchdog
 
 
 def _card_validator(
@@ -148,31 +196,49 @@ def _card_validator(
     return CardSignatureValidator(anchors, checker)
 
 
-def _expire_card_sessions(context: ServiceContext) -> Callable[[], Awaitable[int]]:
-    async def expire() -> int:
-        return await asyncio.to_thread(card_sessions.expire_due, context)
-
-    return expire
-
-
 @contextlib.contextmanager
 def _development_pki(directory: Path) -> Iterator[tuple[str, bytes, bytes]]:
-    """The development PKI (`jpki-sim pki init`) and its services, served in-process."""
-    from jpkisim.pki import TestPki  # noqa: PLC0415 - development only
-    from jpkisim.pki_server import PkiServer  # noqa: PLC0415
+    """The development PKI (`jpki-sim pki init`) and its services, shared by every instance
+    on this data directory: made once (under a file lock), never rewritten afterwards, and
+    served at the URL its certificates name by whichever instance holds that port."""
+    from jpkisim.pki import DEFAULT_BASE_URL, TestPki  # noqa: PLC0415 - development only
+    from jpkisim.pki_server import SharedPkiServer  # noqa: PLC0415
 
-    pki = TestPki.load(directory) if (directory / "pki.json").exists() else TestPki.init(directory)
-    port = int(pki.base_url.rsplit(":", 1)[1].split("/")[0])
+    directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(directory.parent / ".dev-pki.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        server = PkiServer(directory, port=port).start()
-    except OSError:
-        server = PkiServer(directory, port=0).start()
-        pki.set_base_url(server.url)
-        log.warning("port %d is taken: the development PKI now serves on %s", port, server.url)
-    try:
-        yield server.url, pki.tsa_root_cert.public_bytes(Encoding.DER), pki.sign_root_der
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # one instance makes it; the others wait
+        if (directory / "pki.json").exists():
+            pki = TestPki.load(directory)
+            served = SharedPkiServer(directory).start()
+        else:
+            pki = TestPki.init(directory, base_url=_bindable_base_url(DEFAULT_BASE_URL))
+            served = SharedPkiServer(directory).start()
+            for _ in range(3):  # lost the port between choosing and binding it: nothing
+                if served.serving.is_set():  # names the new PKI's URL yet, so choose again
+                    break
+                served.stop()
+                pki.set_base_url(_bindable_base_url(pki.base_url, any_port=True))
+                served = SharedPkiServer(directory).start()
+            log.info("development PKI made in %s for %s", directory, pki.base_url)
     finally:
-        server.stop()
+        os.close(descriptor)  # releases the lock
+    try:
+        yield served.url, pki.tsa_root_cert.public_bytes(Encoding.DER), pki.sign_root_der
+    finally:
+        served.stop()
+
+
+def _bindable_base_url(preferred: str, *, any_port: bool = False) -> str:
+    """`preferred` if its port can be bound now, else the same host on a free port."""
+    parts = urlsplit(preferred)
+    host = parts.hostname or "127.0.0.1"
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, 0 if any_port else parts.port or 80))
+        except OSError:
+            probe.bind((host, 0))
+        return f"http://{host}:{probe.getsockname()[1]}"
 
 
 def _seal_key(
@@ -195,12 +261,15 @@ def _seal_key(
             settings.seal_key_file, settings.seal_cert_file, settings.seal_chain_files
         )
         return key, _last_root(settings.seal_chain_files)
-    crl_url = f"{dev_pki_url}/{EXTRA_DIR}/{DEV_SEAL_CRL}" if dev_pki_url else None
+    crl_url = None
+    if dev_pki_url:  # the development PKI serves the seal root's CRL for validators, at the
+        # base URL its pki.json names (the same for every instance on this data directory)
+        from jpkisim.pki_files import read_base_url  # noqa: PLC0415 - development only
+
+        crl_url = f"{read_base_url(data_dir / 'pki')}/{EXTRA_DIR}/{DEV_SEAL_CRL}"
     files = create_development_seal(data_dir / "seal", crl_url=crl_url)
-    if dev_pki_url:  # the development PKI serves the seal root's CRL for validators
-        extra = data_dir / "pki" / EXTRA_DIR
-        extra.mkdir(exist_ok=True)
-        (extra / DEV_SEAL_CRL).write_bytes(development_seal_crl(data_dir / "seal"))
+    if dev_pki_url:
+        publish_development_seal_crl(data_dir / "seal", data_dir / "pki" / EXTRA_DIR / DEV_SEAL_CRL)
     key = seal_signer_from_files(files.seal_key, files.seal_cert, [files.root_cert])
     return key, _pem_der(files.root_cert)
 

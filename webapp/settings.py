@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -45,7 +46,10 @@ SECRET_FIELDS = frozenset({"kek", "session_secret", "smtp_password", "seal_pkcs1
 Environment = Literal["development", "production"]
 SmtpSecurity = Literal["starttls", "tls", "none"]
 RevocationMethod = Literal["ocsp", "crl", "none", "development"]
+Storage = Literal["local", "s3"]
 PathList = Annotated[list[Path], NoDecode]
+ANDROID_PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")  # issue 11
+IOS_APP_ID = re.compile(r"[A-Z0-9]{10}\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")  # issue 11
 Problem = tuple[frozenset[str], str]  # the fields involved, and what is wrong
 
 
@@ -132,15 +136,109 @@ class Settings(BaseSettings):
     kek: SecretStr | None = None
     session_secret: SecretStr | None = None
 
+    # issue 9: many people at once
+    worker_threads: Annotated[int, Field(ge=4, le=1000)] = 100
+    """Blocking calls (database, files, PDF) that may run at once in worker threads."""
+    pdf_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    """PDF steps (stamp, seal, card signature, closing step) running at once per instance."""
+    loop_stall_warning_ms: Annotated[int, Field(ge=10, le=60_000)] = 100
+    """An event loop step longer than this is logged as a warning (it delays everyone)."""
+    database_write_wait_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """SQLite: how long a write waits for its turn in this process before answering 503."""
+    database_pool_size: Annotated[int, Field(ge=1, le=500)] = 20
+    """PostgreSQL connections kept per instance (as many more may open under load)."""
+
     max_upload_bytes: Annotated[int, Field(gt=0)] = 20 * 1024 * 1024
     max_pages: Annotated[int, Field(gt=0)] = 1000
     request_validity_days: Annotated[int, Field(ge=1, le=366)] = 14
     access_code_max_attempts: Annotated[int, Field(ge=1)] = 5
     access_code_lock_minutes: Annotated[int, Field(ge=1)] = 15
+    # issue 10: abuse limits (access-code escalation, rate limits on the open doors)
+    access_code_max_total: Annotated[int, Field(ge=1, le=20)] = 20
+    """Wrong access codes over a link's life before it stays locked (sender issues a new one)."""
+    redis_url: str | None = None
+    """Where rate-limit counters are shared across instances; unset: this process's memory."""
+    rate_limit_signup: str = "10/hour"
+    rate_limit_login: str = "20/minute;100/hour"
+    rate_limit_recipient_open: str = "30/minute;300/hour"
+    rate_limit_access_code: str = "10/minute;60/hour"
+    rate_limit_card_session: str = "20/minute;200/hour"
+    rate_limit_bridge_hello: str = "30/minute;300/hour"
+    rate_limits_enabled: bool = True
+
+    @field_validator(
+        "rate_limit_signup", "rate_limit_login", "rate_limit_recipient_open",
+        "rate_limit_access_code", "rate_limit_card_session", "rate_limit_bridge_hello",
+    )  # fmt: skip
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many  # noqa: PLC0415 - the server extra only
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be rates like '10/minute;100/hour'") from None
+        return value
 
     card_trust_anchor_files: PathList = []
     revocation: str | None = None
     revocation_opt_out: bool = False
+
+    # --- file storage (issue 9): where encrypted files are kept --------------------------
+    storage: Storage = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+
+    # --- the companion app (issue 11): app links and where to get the app ----------------
+    android_app_package: str | None = None
+    """The Android app's package name, for /.well-known/assetlinks.json (App Links)."""
+    android_cert_sha256: Annotated[list[str], NoDecode] = []
+    """SHA-256 fingerprints of the Android app's signing certificate(s), comma-separated."""
+    ios_app_id: str | None = None
+    """`TEAMID.bundle.id` of the iOS app, for /.well-known/apple-app-site-association."""
+    app_store_url: str | None = None
+    play_store_url: str | None = None
+    pc_app_url: str | None = None
+    """Where the PC app (Windows, macOS, Linux) is downloaded; unset: the pip instructions."""
+
+    @field_validator("android_app_package")
+    @classmethod
+    def _check_android_package(cls, value: str | None) -> str | None:
+        if value is not None and ANDROID_PACKAGE.fullmatch(value.strip()) is None:
+            raise ValueError("must be an Android package name such as jp.example.mynasign")
+        return None if value is None else value.strip()
+
+    @field_validator("android_cert_sha256", mode="before")
+    @classmethod
+    def _check_android_cert(cls, value: Any) -> Any:
+        """Fingerprints as `AA:BB:…` (32 bytes), separated by commas; colons optional."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        fingerprints = []
+        for item in value:
+            digits = str(item).replace(":", "").strip().upper()
+            if re.fullmatch(r"[0-9A-F]{64}", digits) is None:
+                raise ValueError(
+                    "each must be a SHA-256 fingerprint: 32 hex bytes (AA:BB:…), "
+                    "as `keytool -list -v` prints it"
+                )
+            fingerprints.append(":".join(digits[i : i + 2] for i in range(0, 64, 2)))
+        return fingerprints
+
+    @field_validator("ios_app_id")
+    @classmethod
+    def _check_ios_app_id(cls, value: str | None) -> str | None:
+        if value is not None and IOS_APP_ID.fullmatch(value.strip()) is None:
+            raise ValueError("must be TEAMID.bundle.id (a 10-character team ID, a dot, the id)")
+        return None if value is None else value.strip()
+
+    @field_validator("app_store_url", "play_store_url", "pc_app_url")
+    @classmethod
+    def _check_app_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value.strip())
 
     @field_validator("seal_chain_files", "card_trust_anchor_files", mode="before")
     @classmethod
@@ -169,6 +267,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_tsa_url(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value.strip())
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _check_s3_endpoint_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value.strip()).rstrip("/")
 
     @field_validator("mail_from")
     @classmethod
@@ -381,6 +484,20 @@ def _revocation_problems(settings: Settings) -> Iterator[Problem]:
         yield _problem(f"{message} (or none, with {opt_out}=true)", *fields)
 
 
+def _storage_problems(settings: Settings) -> Iterator[Problem]:
+    """File storage (issue 9): S3 needs its bucket; the S3 settings only go with S3."""
+    storage = env_name("storage")
+    fields = ("storage", "s3_bucket", "s3_endpoint_url", "s3_region")
+    if settings.storage == "s3" and not settings.s3_bucket:
+        message = f"{env_name('s3_bucket')} is required with {storage}=s3 (the bucket's name)"
+        yield _problem(message, *fields)
+    if settings.storage != "s3":
+        for field in fields[1:]:
+            if getattr(settings, field) is not None:
+                message = f"{env_name(field)} only goes with {storage}=s3"
+                yield _problem(f"{message} (files are kept in the data directory)", *fields)
+
+
 def _production_problems(settings: Settings) -> Iterator[Problem]:
     if not settings.is_production:
         return
@@ -404,7 +521,13 @@ def _problems(settings: Settings) -> Iterator[Problem]:
     yield from _seal_problems(settings)
     yield from _secret_problems(settings)
     yield from _revocation_problems(settings)
+    yield from _storage_problems(settings)
     yield from _production_problems(settings)
+    if bool(settings.android_app_package) != bool(settings.android_cert_sha256):  # issue 11
+        message = (
+            f"{env_name('android_app_package')} and {env_name('android_cert_sha256')} go together"
+        )
+        yield _problem(message, "android_app_package", "android_cert_sha256")
     if (settings.smtp_username is None) != (settings.smtp_password is None):
         message = f"{env_name('smtp_username')} and {env_name('smtp_password')} go together"
         yield _problem(message, "smtp_username", "smtp_password")

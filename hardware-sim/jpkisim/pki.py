@@ -12,6 +12,7 @@ index and the CRL are read from disk every time they are asked for.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from jpkisim.pki_index import (
     PkiIndex,
     locked,
     read_index,
+    write_atomically,
     write_index,
 )
 from jpkisim.pki_profile import (
@@ -201,6 +203,20 @@ class TestPki:
     def tsa_chain(self) -> list[x509.Certificate]:
         """The TSA certificate, then its root."""
         return [self.tsa_cert, self.tsa_root_cert]
+
+    def reissue_tsa(self, lifetime: datetime.timedelta | None = None) -> x509.Certificate:
+        """A new TSA key and certificate from the same TSA root; `lifetime` from now (a TSA
+        whose certificate ends soon, for tests of timestamp renewal), else the usual years.
+        A running `PkiServer` answers with the new one from its next request."""
+        key = pki_ca.new_rsa_key()
+        cert = pki_ca.build_tsa(
+            key.public_key(), self.tsa_root_cert, self._keys[TSA_ROOT], lifetime
+        )
+        with locked(self.directory):
+            write_atomically(self.path(f"{TSA}.key"), pki_ca.key_to_pem(key), private=True)
+            write_atomically(self.path(f"{TSA}.crt"), cert.public_bytes(serialization.Encoding.PEM))
+        self._certs[TSA], self._keys[TSA] = cert, key
+        return cert
 
     # -- cards -------------------------------------------------------------------------
 

@@ -88,9 +88,14 @@ def _usage(*, sign_certs: bool = False, non_repudiation: bool = False) -> x509.K
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, key: rsa.RSAPublicKey, years: int
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: rsa.RSAPublicKey,
+    years: int,
+    lifetime: datetime.timedelta | None = None,
 ) -> x509.CertificateBuilder:
     now = utc_now()
+    not_after = now + lifetime if lifetime is not None else years_later(now, years)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -98,7 +103,7 @@ def _builder(
         .public_key(key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(years_later(now, years))
+        .not_valid_after(not_after)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
     )
 
@@ -118,9 +123,10 @@ def _build_service(
     public_key: rsa.RSAPublicKey,
     issuer: x509.Certificate,
     issuer_key: rsa.RSAPrivateKey,
+    lifetime: datetime.timedelta | None = None,
 ) -> x509.CertificateBuilder:
     return (
-        _builder(subject, issuer.subject, public_key, SERVICE_VALIDITY_YEARS)
+        _builder(subject, issuer.subject, public_key, SERVICE_VALIDITY_YEARS, lifetime)
         .add_extension(authority_key_id(issuer), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
     )
@@ -140,13 +146,19 @@ def build_ocsp_responder(
 
 
 def build_tsa(
-    public_key: rsa.RSAPublicKey, issuer: x509.Certificate, issuer_key: rsa.RSAPrivateKey
+    public_key: rsa.RSAPublicKey,
+    issuer: x509.Certificate,
+    issuer_key: rsa.RSAPrivateKey,
+    lifetime: datetime.timedelta | None = None,
 ) -> x509.Certificate:
-    """The RFC 3161 TSA certificate: timeStamping as its only, critical, extended usage."""
-    builder = (
-        _build_service(TSA_NAME, public_key, issuer, issuer_key)
-        .add_extension(_usage(non_repudiation=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+    """The RFC 3161 TSA certificate: timeStamping as its only, critical, extended usage.
+
+    `lifetime` shortens it (from now): a TSA whose certificate ends soon, for tests of
+    timestamp renewal.
+    """
+    service = _build_service(TSA_NAME, public_key, issuer, issuer_key, lifetime)
+    builder = service.add_extension(_usage(non_repudiation=True), critical=True).add_extension(
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
     )
     return builder.sign(issuer_key, hashes.SHA256())
 

@@ -6,6 +6,9 @@
     GET  /certs/{sign,auth,tsa}-root.crt                   -> application/pkix-cert (DER)
     POST /tsa                   application/timestamp-query -> application/timestamp-reply
 
+`SharedPkiServer` serves them at the PKI's own base URL for several processes at once
+(two development instances on one data directory): one serves, the others use it.
+
 Revocation state is read from the PKI directory on every request, so a `revoke` made by
 another process is answered at once. One log line per request (no keys, no bodies).
 """
@@ -19,6 +22,7 @@ import re
 import socket
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +37,8 @@ from jpkisim.pki_tsa import answer_timestamp
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+PROBE_TIMEOUT_SECONDS = 2.0
+TAKEOVER_SECONDS = 1.0
 _ROOT_CERTS = {f"/certs/{stem}.crt": stem for stem in ROOT_STEMS}
 
 
@@ -46,7 +52,14 @@ class _PkiHttpServer(ThreadingHTTPServer):
         self._pki = TestPki.load(pki_dir)
         self._pki_stamp = self._stamp()
         self._pki_lock = threading.Lock()
+        self.connections_accepted = 0
+        """TCP connections accepted so far (a client that keeps one alive counts once)."""
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        accepted = super().get_request()
+        self.connections_accepted += 1  # only the serving thread accepts
+        return accepted
 
     def _stamp(self) -> tuple[int, ...]:
         names = (f"{SIGN_ROOT}.crt", "ocsp.crt", "tsa.crt", "tsa.key", "ocsp.key")
@@ -193,6 +206,13 @@ class PkiServer:
             raise RuntimeError("PkiServer not started")
         return _url(self._httpd)
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since the start (keep-alive connections count once)."""
+        if self._httpd is None:
+            raise RuntimeError("PkiServer not started")
+        return self._httpd.connections_accepted
+
     def stop(self) -> None:
         """Stop serving and close the socket (waits for the serving thread)."""
         httpd, thread = self._httpd, self._thread
@@ -213,6 +233,103 @@ class PkiServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def is_served_at(pki: TestPki, url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
+    """Whether the services at `url` are this PKI's: its signing root is what they serve."""
+    try:
+        with urllib.request.urlopen(f"{url}/certs/{SIGN_ROOT}.crt", timeout=timeout) as answer:  # noqa: S310 - an http(s) base URL from pki.json
+            served: bytes = answer.read(MAX_BODY)
+            return bool(answer.status == HTTPStatus.OK and served == pki.root_der(SIGN_ROOT))
+    except (OSError, ValueError):
+        return False
+
+
+class SharedPkiServer:
+    """The PKI's services at the URL in its `pki.json`, shared by every process using the
+    directory; the URL is never changed (certificates and seals name it).
+
+    Whoever binds the port first serves. Another process finds the port taken, checks that
+    the server there is this PKI's (`is_served_at`) and uses it; meanwhile it keeps trying
+    to bind the port, every `takeover_seconds`, so when the process serving stops, another
+    takes over. If a foreign program holds the port, this process serves on a free port
+    of its own for what it asks itself (TSA, OCSP) and says loudly that outside
+    validators (the URLs in the certificates) cannot reach the PKI until the port is free.
+    """
+
+    def __init__(self, pki_dir: Path, *, takeover_seconds: float = TAKEOVER_SECONDS) -> None:
+        self.pki_dir = Path(pki_dir)
+        self.takeover_seconds = takeover_seconds
+        self.base_url = TestPki.load(self.pki_dir).base_url
+        parts = urllib.parse.urlsplit(self.base_url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 80
+        self._server: PkiServer | None = None
+        self._fallback: PkiServer | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.serving = threading.Event()
+        """Set while this process serves the PKI at its base URL."""
+
+    @property
+    def url(self) -> str:
+        """Where this process reaches the PKI's services: the base URL, unless a foreign
+        program holds its port."""
+        return self._fallback.url if self._fallback is not None else self.base_url
+
+    def start(self) -> SharedPkiServer:
+        if self._try_serve():
+            return self
+        if is_served_at(TestPki.load(self.pki_dir), self.base_url):
+            log.info("test PKI %s is served by another process on %s", self.pki_dir, self.base_url)
+        else:
+            self._fallback = PkiServer(self.pki_dir, self._host, 0).start()
+            log.error(
+                "port %d, which the certificates of test PKI %s name, is held by another "
+                "program: serving on %s for now; documents cannot be validated (nor completed) "
+                "until the port is free",
+                self._port, self.pki_dir, self._fallback.url,
+            )  # fmt: skip
+        self._watcher = threading.Thread(
+            target=self._take_over, name="jpkisim-pki-takeover", daemon=True
+        )
+        self._watcher.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+        for server in (self._server, self._fallback):
+            if server is not None:
+                server.stop()
+        self._server = self._fallback = None
+        self.serving.clear()
+
+    def __enter__(self) -> SharedPkiServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _try_serve(self) -> bool:
+        try:
+            self._server = PkiServer(self.pki_dir, self._host, self._port).start()
+        except OSError:
+            return False
+        self.serving.set()
+        return True
+
+    def _take_over(self) -> None:
+        while not self._stop.wait(self.takeover_seconds):
+            if self._try_serve():
+                log.info("test PKI %s: now served by this process", self.pki_dir)
+                return
 
 
 def serve_forever(pki_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:

@@ -45,6 +45,17 @@ class Document(Base):
         Index("ix_documents_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_documents_owner_id_status", "owner_id", "status"),
         Index("ix_documents_owner_id_transaction_date", "owner_id", "transaction_date"),
+        # issue 12 (search, migration 0005): amount ranges, and "contains" on PostgreSQL
+        # through trigram indexes (plain b-tree indexes on SQLite, where they do not help)
+        Index("ix_documents_owner_id_amount", "owner_id", "amount"),
+        Index(
+            "ix_documents_counterparty_trgm", "counterparty", postgresql_using="gin",
+            postgresql_ops={"counterparty": "gin_trgm_ops"},
+        ),  # fmt: skip
+        Index(
+            "ix_documents_title_trgm", "title", postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),  # fmt: skip
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_document_id)
@@ -89,7 +100,10 @@ class DocumentRevision(Base):
     """One PDF revision of a document: which step made it and where its bytes are."""
 
     __tablename__ = "document_revisions"
-    __table_args__ = (UniqueConstraint("document_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("document_id", "number"),
+        Index("ix_document_revisions_sha256", "sha256"),  # issue 12: verification looks files up
+    )
 
     id: Mapped[str] = id_column()
     document_id: Mapped[str] = mapped_column(

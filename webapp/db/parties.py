@@ -65,7 +65,15 @@ class Recipient(Base):
         String(ID_LENGTH), ForeignKey("recipients.id", ondelete="SET NULL"), default=None
     )
     failed_code_attempts: Mapped[int] = mapped_column(Integer(), default=0)
+    """Wrong access codes in the current series (since the last lock or right code)."""
     code_locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # issue 10: access codes cannot be ground down
+    code_failures_total: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    """Wrong access codes since the code was set: at the limit the link stays locked."""
+    code_lock_count: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    """Locks so far: each further lock lasts twice as long."""
+    code_blocked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    """Locked until the sender issues a new access code (too many wrong codes in all)."""
     card_signer_name: Mapped[str | None] = mapped_column(String(200), default=None)
     """The name in the signing certificate of the card that signed, once it has."""
     signer_name_mismatch: Mapped[bool | None] = mapped_column(Boolean(), default=None)

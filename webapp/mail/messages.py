@@ -118,8 +118,13 @@ def render_invitation(
     link: str,
     expires_at: datetime,
     language: Language = "ja",
+    card_app_link: str | None = None,
 ) -> MailMessage:
-    """To a recipient: please review and agree, with the personal link and its expiry."""
+    """To a recipient: please review and agree, with the personal link and its expiry.
+
+    `card_app_link` (a party who must sign with the My Number Card): the page that gets the
+    app; the mail then says so and lists what to prepare.
+    """
     title, sender = one_line(document_title), one_line(sender_name)
     subject = _subject(
         language,
@@ -137,6 +142,7 @@ def render_invitation(
         link=_checked_link(link),
         expires_ja=format_time_ja(expires_at),
         expires_en=format_time_en(expires_at),
+        card_app_link=_checked_link(card_app_link) if card_app_link else None,
     )
 
 
@@ -206,8 +212,10 @@ def render_completion(
     completed_at: datetime,
     attachment_name: str | None = None,
     language: Language = "ja",
+    certificate_link: str | None = None,
 ) -> MailMessage:
-    """To every party: the document is complete; the signed PDF attached and/or linked."""
+    """To every party: the document is complete; the signed PDF attached and/or linked, and
+    (issue 12) the link to the agreement certificate (締結証明書)."""
     title = one_line(document_title)
     subject = _subject(
         language, ja=f"【締結完了】{_short(title)}", en=f"Completed: {_short(title)}"
@@ -220,6 +228,44 @@ def render_completion(
         document_title=title,
         link=_checked_link(link),
         attachment_name=one_line(attachment_name) if attachment_name else None,
+        certificate_link=_checked_link(certificate_link) if certificate_link else None,
         at_ja=format_time_ja(completed_at),
         at_en=format_time_en(completed_at),
+    )
+
+
+def render_access_code_locked(
+    *,
+    recipient_name: str,
+    party_name: str,
+    party_email: str,
+    document_title: str,
+    failures: int,
+    link: str,
+    locked_at: datetime,
+    language: Language = "ja",
+) -> MailMessage:
+    """To the sender (issue 10): a party's link is locked after too many wrong access codes.
+
+    It stays locked until the sender sets a new code on the document's page; the mail
+    carries no code (the sender tells the party by another way).
+    """
+    title = one_line(document_title)
+    subject = _subject(
+        language,
+        ja=f"【アクセスコードのロック】{_short(title)}",
+        en=f"Access code locked: {_short(title)}",
+    )
+    return _render(
+        "access_code_locked",
+        subject,
+        language,
+        recipient_name=one_line(recipient_name),
+        party_name=one_line(party_name),
+        party_email=one_line(party_email),
+        document_title=title,
+        failures=failures,
+        link=_checked_link(link),
+        at_ja=format_time_ja(locked_at),
+        at_en=format_time_en(locked_at),
     )

@@ -76,8 +76,13 @@ async def prepare_card_signature(
     field_name: str,
     reason: str = CARD_SIGNATURE_REASON,
     location: str = "mynasign",
+    signer_name: str | None = None,
 ) -> PreparedCardSignature:
-    """Write to `output` (empty) the next revision with an unsigned field `field_name`."""
+    """Write to `output` (empty) the next revision with an unsigned field `field_name`.
+
+    `signer_name` becomes the signature dictionary's `/Name`, which PDF readers show in
+    their signature panels (a JPKI certificate's common name is a serial number).
+    """
     check_empty(output)
     found: list[PreparedCardSignature] = []
 
@@ -86,7 +91,7 @@ async def prepare_card_signature(
         writer = IncrementalPdfFileWriter(source, strict=True)
         writer.IO_CHUNK_SIZE = IO_CHUNK
         metadata = PdfSignatureMetadata(
-            field_name=field_name, reason=reason, location=location,
+            field_name=field_name, reason=reason, location=location, name=signer_name,
             md_algorithm=DIGEST_ALGORITHM, subfilter=SigSeedSubFilter.PADES,
         )  # fmt: skip
         signer = PdfSigner(metadata, signer=ExternalSigner(None, None, signature_value=256))

@@ -38,6 +38,7 @@ __all__ = [
     "create_development_seal",
     "development_seal_crl",
     "development_seal_files",
+    "publish_development_seal_crl",
 ]
 
 RENEW_BEFORE = datetime.timedelta(days=30)
@@ -113,6 +114,20 @@ def development_seal_crl(directory: Path) -> bytes:
         der = build_crl(root, now, number).public_bytes(serialization.Encoding.DER)
         _write_file(files.crl, der, 0o644)
         return der
+
+
+def publish_development_seal_crl(directory: Path, target: Path) -> bytes:
+    """Put the development root's current CRL at `target` (where a server serves it).
+
+    `target` is replaced (atomically) only when its content differs: several instances on
+    one data directory may start while another serves the file.
+    """
+    der = development_seal_crl(directory)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(Path(directory)):
+        if not (target.is_file() and target.read_bytes() == der):
+            _write_file(target, der, 0o644)
+    return der
 
 
 def _load_root(files: DevelopmentSealFiles) -> Root | None:

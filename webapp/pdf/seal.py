@@ -54,6 +54,11 @@ class Sealer:
         self._trust_roots = [x509.Certificate.load(der) for der in trust_roots]
 
     @property
+    def trust_roots(self) -> list[bytes]:
+        """The roots given at start (DER): issue 12's verification and timestamp renewal."""
+        return [root.dump() for root in self._trust_roots]
+
+    @property
     def timestamper(self) -> KeepingTimeStamper:
         """The TSA client, for the signature timestamps of card signatures."""
         return self._timestamper

@@ -1,65 +1,32 @@
-"""Stamp the document ID small at the bottom left of page 1, as an incremental update.
+"""Stamp the document ID on page 1 of a document about to be sent, checking it first.
 
-The original bytes are copied unchanged and the stamp is appended (a form XObject and a
-page content stream), so signatures made before or after stay valid. The text is ASCII in
-the standard Courier font: no CJK font ships with the system, and embedding one only for
-「文書ID」 would add megabytes or a subsetting dependency to every document. A page turned
-by /Rotate gets the stamp in the corner that is bottom left before turning.
+The upload check runs again (`check_sendable`): a document accepted before the check knew
+of a problem is refused with the same code and words as an upload would be (`PdfRejected`),
+instead of failing halfway through sending. The drawing itself: `webapp.pdf.id_stamp`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import BinaryIO
 
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.stamp import TextStamp, TextStampStyle
+from webapp.pdf.id_stamp import DOCUMENT_ID_PATTERN, write_document_id
+from webapp.pdf.inspect import check_sendable
 
-DOCUMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-FONT_SIZE = 7
-IO_CHUNK = 256 * 1024
-MARGIN = 12  # points from the visible page's bottom-left corner
-TEXT_GREY = (0.3, 0.3, 0.3)
-_INHERITABLE_BOX = ("/CropBox", "/MediaBox")
+__all__ = ["DOCUMENT_ID_PATTERN", "stamp_document_id"]
 
 
-def stamp_document_id(source: BinaryIO, output: BinaryIO, document_id: str) -> None:
-    """Write `source` plus an incremental update with `Document ID: <id>` to `output`.
+def stamp_document_id(
+    source: BinaryIO, output: BinaryIO, document_id: str, certificate_id: str | None = None
+) -> None:
+    """Write `source` plus an incremental update with `Document ID: <id>` to `output` (and,
+    issue 12, `Certificate ID: <id>` after it when `certificate_id` is given).
 
     `source` must be seekable; `output` receives the whole new file from its current
-    position. The ID is limited to letters, digits, `-` and `_` (at most 64).
+    position. The ID is limited to letters, digits, `-` and `_` (at most 64). Raises
+    `PdfRejected` (nothing written) if `source` is not a PDF the service can send.
+    Blocking: call it from a worker thread.
     """
     if not DOCUMENT_ID_PATTERN.fullmatch(document_id):
         raise ValueError("a document ID is 1 to 64 letters, digits, '-' or '_'")
-    source.seek(0)
-    writer = IncrementalPdfFileWriter(source, strict=True)
-    writer.IO_CHUNK_SIZE = IO_CHUNK  # the copy of the original: 4 KiB steps by default
-    page_ref, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
-    page = page_ref.get_object()
-    if "/Contents" not in page:  # a blank page may have none; pyHanko appends to a list
-        page["/Contents"] = writer.add_object(generic.StreamObject(stream_data=b""))
-        writer.update_container(page)
-    left, bottom = _visible_origin(page)
-    style = TextStampStyle(
-        stamp_text="Document ID: %(document_id)s",
-        border_width=0,
-        text_box_style=TextBoxStyle(font_size=FONT_SIZE, text_color=TEXT_GREY),
-    )
-    stamp = TextStamp(writer, style, text_params={"document_id": document_id})
-    stamp.apply(0, round(left) + MARGIN, round(bottom) + MARGIN)
-    writer.write(output)  # type: ignore[no-untyped-call]
-
-
-def _visible_origin(page: generic.DictionaryObject) -> tuple[float, float]:
-    """Lower-left corner of the page's crop box (inherited, defaulting to the media box)."""
-    for key in _INHERITABLE_BOX:
-        node: generic.DictionaryObject | None = page
-        while node is not None:
-            if key in node:
-                box = node[key]
-                return float(min(box[0], box[2])), float(min(box[1], box[3]))
-            parent = node.get("/Parent")
-            node = parent if isinstance(parent, generic.DictionaryObject) else None
-    return 0.0, 0.0
+    check_sendable(source)
+    write_document_id(source, output, document_id, certificate_id)

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, BinaryIO
 
+from webapp.offload import in_private_loop, on_private_loop
+
 
 def check_empty(output: BinaryIO) -> None:
     """Refuse an output stream that already holds something."""
@@ -24,9 +26,14 @@ async def guarded(output: BinaryIO, step: Coroutine[Any, Any, None]) -> None:
 
 
 async def in_worker(step: Coroutine[Any, Any, None]) -> None:
-    """Run `step` to the end on a fresh event loop in a worker thread.
+    """Run `step` to the end off the server's event loop.
 
-    Cancelling the awaiting task does not stop that thread: keep the step's streams open
-    until the call has returned.
+    Called on a worker thread's private loop (`webapp.offload.run_pdf_step`, how the
+    service runs PDF steps), it runs in place; anywhere else, on a fresh event loop in a
+    worker thread. Cancelling the awaiting task does not stop that thread: keep the step's
+    streams open until the call has returned.
     """
-    await asyncio.to_thread(asyncio.run, step)
+    if on_private_loop():
+        await step
+        return
+    await asyncio.to_thread(in_private_loop, step)

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from webapp.card_feed import event_stream, status_events
 from webapp.deps import BearerToken, Context, Db
 from webapp.errors import NotFoundError
+from webapp.rate_limits import limited
 from webapp.routers.api_recipients import RecipientWho
 from webapp.services import card_sessions
 from webapp.services import recipients as party
@@ -20,14 +21,14 @@ from webapp.services import recipients as party
 router = APIRouter(prefix="/api/v1/r", tags=["recipients: My Number Card"])
 
 
-@router.post("/{token}/card-session", status_code=201)
-async def start_card_session(
+@router.post("/{token}/card-session", status_code=201, dependencies=[limited("card_session")])
+def start_card_session(
     token: str, session: BearerToken, context: Context, actor: RecipientWho
 ) -> dict[str, Any]:
     """A new 10-minute QR session (`bridge_url` goes into the QR code); older ones stop."""
     with context.sessions() as db:
         recipient_id = party.recipient_for_session(context, db, token, session).id
-    started = await card_sessions.start(context, recipient_id, actor)
+    started = card_sessions.start(context, recipient_id, actor)
     return {
         "session_id": started.session_id,
         "bridge_url": started.bridge_url,

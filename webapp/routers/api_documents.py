@@ -5,21 +5,26 @@ from __future__ import annotations
 import datetime
 import tempfile
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
 
 from webapp.audit import events_for_document
+from webapp.audit.access import record_download
 from webapp.db.models import Document, DocumentStatus, Recipient
 from webapp.deps import ApiSender, Context, Db, SenderAudit
+from webapp.search import DocumentSearch, csv_filename, search_documents
+from webapp.search.export import CSV_MEDIA_TYPE, JST, write_csv
 from webapp.services import documents as service
+from webapp.services import recipients as party_access
 from webapp.services import revisions
+from webapp.text_input import AccessCodeText, MultiLineText, SearchText, SingleLineText
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents (senders)"])
 UPLOAD_CHUNK = 1024 * 1024
+MAX_LIST_OFFSET = 1_000_000_000  # issue 10: an offset past 2**63 reached the database
 
 
 class Created(BaseModel):
@@ -27,9 +32,9 @@ class Created(BaseModel):
 
 
 class RecipientIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    access_code: str | None = Field(default=None, max_length=64)
+    name: SingleLineText = Field(min_length=1, max_length=200)
+    email: SingleLineText = Field(min_length=3, max_length=254)
+    access_code: AccessCodeText | None = None
     require_mynumber_card: bool = False
 
 
@@ -74,27 +79,28 @@ def document_view(document: Document) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=Created)
-async def upload_document(
+def upload_document(
     context: Context,
     db: Db,
     sender: ApiSender,
     who: SenderAudit,
     file: Annotated[UploadFile, File(description="the contract, a PDF")],
-    title: Annotated[str, Form(min_length=1, max_length=500)],
-    message: Annotated[str | None, Form(max_length=5000)] = None,
-    amount: Annotated[Decimal | None, Form(max_digits=18, decimal_places=2)] = None,
-    counterparty: Annotated[str | None, Form(max_length=300)] = None,
+    title: Annotated[SingleLineText, Form(min_length=1, max_length=500)],
+    message: Annotated[MultiLineText | None, Form(max_length=5000)] = None,
+    amount: Annotated[
+        Decimal | None, Form(max_digits=18, decimal_places=2, ge=0, allow_inf_nan=False)
+    ] = None,
+    counterparty: Annotated[SingleLineText | None, Form(max_length=300)] = None,
     transaction_date: Annotated[datetime.date | None, Form()] = None,
     attach_pdf_to_completion_mail: Annotated[bool, Form()] = True,
 ) -> Created:
-    with tempfile.SpooledTemporaryFile(max_size=UPLOAD_CHUNK) as upload:
-        while chunk := await file.read(UPLOAD_CHUNK):
-            upload.write(chunk)
-        upload.seek(0)
-        fields = service.DocumentFields(
-            title, message, amount, counterparty, transaction_date, attach_pdf_to_completion_mail
-        )
-        document = service.create_document(context, db, sender, upload, fields=fields, who=who)  # type: ignore[arg-type]
+    # A plain `def`: the check, the encryption and the commit run in a worker thread. The
+    # upload is already spooled (memory, then a temporary file) by the form parser.
+    fields = service.DocumentFields(
+        title, message, amount, counterparty, transaction_date, attach_pdf_to_completion_mail
+    )
+    file.file.seek(0)
+    document = service.create_document(context, db, sender, file.file, fields=fields, who=who)
     return Created(id=document.id)
 
 
@@ -131,11 +137,11 @@ def sender_signing_link(
 
 
 @router.post("/{document_id}/send")
-async def send_document(
+def send_document(
     document_id: str, context: Context, sender: ApiSender, who: SenderAudit
 ) -> dict[str, Any]:
     """Stamp, seal and tell the first party; when the sender signs first, their link."""
-    document = await service.send_document(context, sender, document_id, who)
+    document = service.send_document(context, sender, document_id, who)
     view = document_view(document)
     with context.sessions() as db:
         document = service.owned_document(db, sender, document_id)
@@ -166,41 +172,90 @@ def get_document(document_id: str, context: Context, db: Db, sender: ApiSender) 
     return view
 
 
+# --- issue 12: search (電子帳簿保存法) and CSV export, one query in webapp.search -------------
+
+
+def document_search(
+    status: DocumentStatus | None = None,
+    q: Annotated[
+        SearchText | None, Query(max_length=200, description="title or counterparty contains")
+    ] = None,
+    counterparty: Annotated[
+        SearchText | None, Query(max_length=200, description="counterparty contains")
+    ] = None,
+    date_from: Annotated[
+        datetime.date | None, Query(description="transaction date on or after")
+    ] = None,
+    date_to: Annotated[
+        datetime.date | None, Query(description="transaction date on or before")
+    ] = None,
+    amount_min: Annotated[Decimal | None, Query(ge=0, max_digits=18, decimal_places=2)] = None,
+    amount_max: Annotated[Decimal | None, Query(ge=0, max_digits=18, decimal_places=2)] = None,
+    sort: Annotated[
+        Literal["created_at", "transaction_date", "amount", "counterparty", "title"],
+        Query(description="what to order by; empty values come last"),
+    ] = "created_at",
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+) -> DocumentSearch:
+    """The search filters of the list and of the CSV export (all combine with AND)."""
+    return DocumentSearch(
+        status=status, q=q, counterparty=counterparty, date_from=date_from, date_to=date_to,
+        amount_min=amount_min, amount_max=amount_max, sort=sort, descending=order == "desc",
+    )  # fmt: skip
+
+
+Search = Annotated[DocumentSearch, Depends(document_search)]
+
+
 @router.get("")
 def list_documents(
     db: Db,
     sender: ApiSender,
-    status: DocumentStatus | None = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="title or counterparty contains")
-    ] = None,
-    date_from: datetime.date | None = None,
-    date_to: datetime.date | None = None,
+    search: Search,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    query = select(Document).where(Document.owner_id == sender.id)
-    if status is not None:
-        query = query.where(Document.status == status)
-    if q:
-        pattern = f"%{q}%"
-        query = query.where(
-            or_(Document.title.ilike(pattern), Document.counterparty.ilike(pattern))
-        )
-    if date_from is not None:
-        query = query.where(Document.transaction_date >= date_from)
-    if date_to is not None:
-        query = query.where(Document.transaction_date <= date_to)
-    rows = db.scalars(query.order_by(Document.created_at.desc()).limit(limit).offset(offset)).all()
-    return {"documents": [document_view(d) for d in rows], "limit": limit, "offset": offset}
+    """The sender's documents matching every given filter, sorted, one page; `total` counts all."""
+    found = search_documents(db, sender.id, search, limit=limit, offset=offset)
+    return {
+        "documents": [document_view(d) for d in found.documents], "total": found.total,
+        "limit": limit, "offset": offset,
+    }  # fmt: skip
+
+
+@router.get(".csv", response_class=StreamingResponse)
+def export_documents_csv(
+    context: Context, db: Db, sender: ApiSender, search: Search
+) -> StreamingResponse:
+    """Every matching document as CSV (UTF-8 with BOM, for Excel), in the asked order."""
+    spool = tempfile.SpooledTemporaryFile(max_size=UPLOAD_CHUNK)  # noqa: SIM115 - streamed
+    write_csv(db, sender.id, search, spool)
+    spool.seek(0)
+
+    def chunks() -> Any:
+        with spool:
+            while chunk := spool.read(UPLOAD_CHUNK):
+                yield chunk
+
+    filename = csv_filename(context.now().astimezone(JST).date())
+    return StreamingResponse(
+        chunks(), media_type=CSV_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )  # fmt: skip
 
 
 @router.get("/{document_id}/pdf")
 def document_pdf(
-    document_id: str, context: Context, db: Db, sender: ApiSender
+    document_id: str, context: Context, db: Db, sender: ApiSender, who: SenderAudit
 ) -> StreamingResponse:
     document = service.owned_document(db, sender, document_id)
-    return pdf_response(context, document, revisions.current_revision(db, document).blob_name)
+    revision = revisions.current_revision(db, document)
+    record_download(db, who, document.id, revision=revision.number, sha256=revision.sha256)
+    db.commit()  # issue 12: the download is on record before a byte is sent
+    return pdf_response(context, document, revision.blob_name)
 
 
 def pdf_response(context: Any, document: Document, blob_name: str) -> StreamingResponse:
@@ -219,3 +274,24 @@ def pdf_response(context: Any, document: Document, blob_name: str) -> StreamingR
             "Cache-Control": "no-store",
         },
     )  # fmt: skip
+
+
+# --- issue 10: the sender issues a new access code (after too many wrong ones) -----------
+
+
+class AccessCodeIn(BaseModel):
+    access_code: AccessCodeText = Field(min_length=1)
+
+
+@router.post("/{document_id}/recipients/{recipient_id}/access-code")
+def issue_access_code(
+    document_id: str, recipient_id: str, body: AccessCodeIn, context: Context, db: Db,
+    sender: ApiSender, who: SenderAudit,
+) -> dict[str, Any]:
+    """A new access code for a party: their link opens again (tell them the code yourself)."""
+    document = service.owned_document(db, sender, document_id, for_update=True)
+    recipient = party_access.issue_access_code(
+        context, db, document, recipient_id, body.access_code, who
+    )
+    db.commit()
+    return recipient_view(recipient)

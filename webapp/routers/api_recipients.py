@@ -8,30 +8,33 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from webapp.audit.access import record_download
 from webapp.db.models import ActorKind, Recipient
 from webapp.deps import BearerToken, Context, Db, client
+from webapp.rate_limits import limited
 from webapp.routers.api_documents import document_view, pdf_response
 from webapp.security import token_hash
 from webapp.services import recipients as service
 from webapp.services import revisions
 from webapp.services.documents import Audit
+from webapp.text_input import AccessCodeText, MultiLineText, SingleLineText
 
 router = APIRouter(prefix="/api/v1/r", tags=["recipients"])
 
 
 class OpenIn(BaseModel):
     accept_terms: bool
-    access_code: str | None = Field(default=None, max_length=64)
+    access_code: AccessCodeText | None = None
 
 
 class RejectIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: MultiLineText = Field(min_length=1, max_length=2000)
 
 
 class ForwardIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    message: str | None = Field(default=None, max_length=2000)
+    name: SingleLineText = Field(min_length=1, max_length=200)
+    email: SingleLineText = Field(min_length=3, max_length=254)
+    message: MultiLineText | None = Field(default=None, max_length=2000)
 
 
 def who(request: Request, token: str) -> Audit:
@@ -56,7 +59,10 @@ def party_view(recipient: Recipient) -> dict[str, Any]:
     return view
 
 
-@router.post("/{token}/open")
+@router.post(
+    "/{token}/open",
+    dependencies=[limited("recipient_open"), limited("access_code", per_link=True)],
+)
 def open_link(
     token: str, body: OpenIn, context: Context, db: Db, actor: RecipientWho
 ) -> dict[str, Any]:
@@ -67,17 +73,25 @@ def open_link(
 
 
 @router.get("/{token}/pdf")
-def recipient_pdf(token: str, session: BearerToken, context: Context, db: Db) -> StreamingResponse:
+def recipient_pdf(
+    token: str, session: BearerToken, context: Context, db: Db, actor: RecipientWho
+) -> StreamingResponse:
     recipient = service.recipient_for_session(context, db, token, session)
     document = recipient.document
-    return pdf_response(context, document, revisions.current_revision(db, document).blob_name)
+    revision = revisions.current_revision(db, document)
+    record_download(
+        db, actor, document.id, revision=revision.number, sha256=revision.sha256,
+        recipient_id=recipient.id,
+    )  # fmt: skip
+    db.commit()  # issue 12: the download is on record before a byte is sent
+    return pdf_response(context, document, revision.blob_name)
 
 
 @router.post("/{token}/agree")
-async def agree(
+def agree(
     token: str, session: BearerToken, context: Context, actor: RecipientWho
 ) -> dict[str, Any]:
-    recipient = await service.agree(context, token, session, actor)
+    recipient = service.agree(context, token, session, actor)
     with context.sessions() as db:  # reloaded: completion may have changed the document
         return party_view(db.get_one(Recipient, recipient.id))
 

@@ -17,8 +17,10 @@ from webapp.deps import client
 from webapp.errors import DomainError
 from webapp.i18n import request_language, text
 from webapp.pages import PageDb, PageSender, context_of, redirect, render, require_csrf, safe_next
+from webapp.rate_limits import limited
 from webapp.security import totp_uri
 from webapp.services import accounts
+from webapp.text_input import clean_text
 from webapp.web_session import SENDER_COOKIE, clear_sender_cookie, set_sender_cookie
 
 
@@ -45,13 +47,14 @@ def sign_up_form(request: Request) -> HTMLResponse:
     return render(request, "signup.html", email="", display_name="", problems=[])
 
 
-@router.post("/signup")
+@router.post("/signup", dependencies=[limited("signup")])
 def sign_up(
     request: Request, db: PageDb, display_name: Text = "", email: Text = "", password: Text = ""
 ) -> Response:
     language = request_language(request)
     try:
-        user = accounts.sign_up(db, email, password, display_name)
+        display_name = clean_text(display_name, "display_name")[:200]
+        user = accounts.sign_up(db, clean_text(email, "email"), password, display_name)
     except accounts.WeakPasswordError as error:
         db.rollback()
         problems = [text(language, key) for key in error.problems]
@@ -91,7 +94,7 @@ def login_form(
     )
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[limited("login")])
 def login(
     request: Request,
     db: PageDb,
@@ -103,7 +106,8 @@ def login(
     context = context_of(request)
     try:
         user = accounts.authenticate(
-            db, context.kek, email=email, password=password, totp_code=totp_code.strip() or None,
+            db, context.kek, email=clean_text(email, "email"), password=password,
+            totp_code=clean_text(totp_code, "totp_code").strip() or None,
             now=context.now(), ip=client(request)[0],
         )  # fmt: skip
     except DomainError as error:
@@ -171,6 +175,13 @@ def tokens_page(request: Request, sender: PageSender, db: PageDb) -> HTMLRespons
 @router.post("/account/tokens")
 def create_token(request: Request, sender: PageSender, db: PageDb, name: Text = "") -> HTMLResponse:
     """The new token is shown on this answer only; the service keeps its hash."""
-    issued = accounts.create_api_token(db, db.get_one(User, sender.id), name[:200])
+    try:
+        name = clean_text(name, "name")[:200]
+    except DomainError as error:
+        return render(
+            request, "tokens.html", status=error.status_code, tokens=_tokens(db, sender.id),
+            issued=None, error=error.text(request_language(request)),
+        )  # fmt: skip
+    issued = accounts.create_api_token(db, db.get_one(User, sender.id), name)
     db.commit()
     return render(request, "tokens.html", tokens=_tokens(db, sender.id), issued=issued.token)

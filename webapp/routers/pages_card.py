@@ -27,6 +27,7 @@ from webapp.db.models import AuditEvent, DocumentStatus, Recipient
 from webapp.errors import NotFoundError
 from webapp.i18n import Language, request_language, text
 from webapp.pages import PageDb, context_of, redirect, render, require_csrf
+from webapp.rate_limits import limited
 from webapp.routers.api_recipients import RecipientWho
 from webapp.routers.pages_recipient import PartySession
 from webapp.services import card_sessions, recipients
@@ -175,8 +176,8 @@ def requirements(request: Request, token: str, session: PartySession, db: PageDb
     )  # fmt: skip
 
 
-@router.post("/r/{token}/card/session")
-async def start_session(
+@router.post("/r/{token}/card/session", dependencies=[limited("card_session")])
+def start_session(
     request: Request, token: str, session: PartySession, who: RecipientWho
 ) -> Response:
     """A new QR session (any older one stops working); its token goes into a cookie."""
@@ -188,7 +189,7 @@ async def start_session(
         if not _consented(db, recipient):
             return redirect(request, f"/r/{token}/card/consent")
         recipient_id = recipient.id
-    started = await card_sessions.start(context, recipient_id, who)
+    started = card_sessions.start(context, recipient_id, who)
     response = redirect(request, f"/r/{token}/card/session")
     lifetime = started.expires_at - context.now()
     response.set_cookie(

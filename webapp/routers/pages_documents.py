@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from webapp.audit import events_for_document
+from webapp.audit.access import record_download, record_view
+from webapp.audit.history import document_history
 from webapp.db.models import Document, DocumentStatus, User
 from webapp.errors import DomainError, NotFoundError
 from webapp.i18n import request_language
@@ -26,8 +28,10 @@ from webapp.pages import (
     require_csrf,
 )
 from webapp.routers import api_documents
-from webapp.services import documents, revisions
+from webapp.search import SORT_KEYS, DocumentSearch, search_documents
+from webapp.services import documents, recipients, revisions
 from webapp.services.notify import OPEN_STATUSES
+from webapp.text_input import clean_text
 
 
 def _no_store(request: Request) -> None:
@@ -40,7 +44,26 @@ router = APIRouter(
 )  # fmt: skip
 Text = Annotated[str, Form()]
 AMOUNT_MAX = Decimal("9999999999999999.99")
-LIST_LIMIT = 200
+LIST_LIMIT = 50
+LIST_MAX_PAGE = 100_000
+
+
+# --- issue 12: the search (電子帳簿保存法: date and amount ranges, counterparty) -----------
+SearchField = Annotated[str, Query(max_length=200)]
+
+
+def _page_search(
+    q: str, counterparty: str, status: str, date_from: str, date_to: str,
+    amount_min: str, amount_max: str, sort: str, order: str,
+) -> DocumentSearch:  # fmt: skip
+    """The list form's fields as a search; `DomainError` names the first wrong one."""
+    return DocumentSearch(
+        status=DocumentStatus(status) if status in set(DocumentStatus) else None,
+        q=clean_text(q, "q"), counterparty=clean_text(counterparty, "counterparty"),
+        date_from=_date(date_from), date_to=_date(date_to),
+        amount_min=_amount(amount_min), amount_max=_amount(amount_max),
+        sort=sort if sort in SORT_KEYS else "created_at", descending=order != "asc",
+    )  # fmt: skip
 
 
 @router.get("")
@@ -48,18 +71,58 @@ def document_list(
     request: Request,
     sender: PageSender,
     db: PageDb,
-    q: Annotated[str, Query(max_length=200)] = "",
-    status: str = "",
+    q: SearchField = "",
+    counterparty: SearchField = "",
+    status: SearchField = "",
+    date_from: SearchField = "",
+    date_to: SearchField = "",
+    amount_min: SearchField = "",
+    amount_max: SearchField = "",
+    sort: SearchField = "created_at",
+    order: SearchField = "desc",
+    page: Annotated[int, Query(ge=1, le=LIST_MAX_PAGE)] = 1,
 ) -> HTMLResponse:
-    chosen = DocumentStatus(status) if status in set(DocumentStatus) else None
-    found = api_documents.list_documents(
-        db, sender, status=chosen, q=q.strip() or None, date_from=None, date_to=None,
-        limit=LIST_LIMIT, offset=0,
-    )  # fmt: skip
-    return render(
-        request, "documents.html", documents=found["documents"], q=q, chosen_status=chosen,
-        statuses=list(DocumentStatus),
-    )  # fmt: skip
+    form = {
+        "q": q, "counterparty": counterparty, "status": status, "date_from": date_from,
+        "date_to": date_to, "amount_min": amount_min, "amount_max": amount_max, "sort": sort,
+        "order": order,
+    }  # fmt: skip
+    query = urlencode({k: v for k, v in form.items() if v})
+    values: dict[str, Any] = {
+        "form": form, "query": query, "statuses": list(DocumentStatus), "sort_keys": SORT_KEYS,
+        "documents": [], "found": None, "filtered": False, "error": None,
+    }  # fmt: skip
+    try:
+        search = _page_search(**form)
+    except DomainError as error:
+        values["error"] = error.text(request_language(request))
+        return render(request, "documents.html", status=error.status_code, **values)
+    offset = (page - 1) * LIST_LIMIT
+    found = search_documents(db, sender.id, search, limit=LIST_LIMIT, offset=offset)
+    values.update(documents=found.documents, found=found, filtered=search.filtered, page=page)
+    return render(request, "documents.html", **values)
+
+
+@router.get(".csv")
+def document_list_csv(
+    request: Request,
+    sender: PageSender,
+    db: PageDb,
+    q: SearchField = "",
+    counterparty: SearchField = "",
+    status: SearchField = "",
+    date_from: SearchField = "",
+    date_to: SearchField = "",
+    amount_min: SearchField = "",
+    amount_max: SearchField = "",
+    sort: SearchField = "created_at",
+    order: SearchField = "desc",
+) -> StreamingResponse:
+    """The list's whole result as CSV, the same file as `GET /api/v1/documents.csv`."""
+    search = _page_search(
+        q, counterparty, status, date_from, date_to, amount_min, amount_max, sort, order
+    )
+    return api_documents.export_documents_csv(context_of(request), db, sender, search)
 
 
 @router.get("/new")
@@ -109,8 +172,10 @@ def upload(
     }  # fmt: skip
     try:
         fields = documents.DocumentFields(
-            title=title[:500], message=message.strip()[:5000] or None, amount=_amount(amount),
-            counterparty=counterparty.strip()[:300] or None,
+            title=clean_text(title, "title")[:500],
+            message=clean_text(message, "message", multi_line=True).strip()[:5000] or None,
+            amount=_amount(amount),
+            counterparty=clean_text(counterparty, "counterparty").strip()[:300] or None,
             transaction_date=_date(transaction_date),
         )  # fmt: skip
         if file is None or not file.filename:
@@ -142,7 +207,8 @@ def _detail(
     documents.expire_if_due(context_of(request), db, document)
     return render(
         request, "document.html", status=status, error=error, document=document,
-        recipients=list(document.recipients), events=events_for_document(db, document.id),
+        recipients=list(document.recipients),
+        history=document_history(db, document, request_language(request)),
         recipient_form=recipient_form or {}, draft=document.status is DocumentStatus.DRAFT,
         cancellable=document.status in (DocumentStatus.DRAFT, DocumentStatus.SENT),
         sender_can_sign=_sender_can_sign(document),
@@ -161,8 +227,12 @@ def _refused(
 
 
 @router.get("/{document_id}")
-def detail(request: Request, document_id: str, sender: PageSender, db: PageDb) -> HTMLResponse:
-    return _detail(request, db, sender, document_id)
+def detail(
+    request: Request, document_id: str, sender: PageSender, who: PageAudit, db: PageDb
+) -> HTMLResponse:
+    page = _detail(request, db, sender, document_id)
+    record_view(db, who, document_id)  # issue 12: every view on record
+    return page
 
 
 @router.post("/{document_id}/recipients")
@@ -180,7 +250,9 @@ def add_recipient(
     document = documents.owned_document(db, sender, document_id, for_update=True)
     try:
         documents.add_recipient(
-            db, document, name=name[:200], email=email[:254], access_code=access_code or None,
+            db, document, name=clean_text(name, "name")[:200],
+            email=clean_text(email, "email")[:254],
+            access_code=clean_text(access_code, "access_code") or None,
             require_card=bool(require_card), who=who,
         )  # fmt: skip
     except DomainError as error:
@@ -194,12 +266,35 @@ def add_recipient(
     return redirect(request, f"/documents/{document_id}#recipients")
 
 
+@router.post("/{document_id}/recipients/{recipient_id}/access-code")
+def issue_access_code(
+    request: Request,
+    document_id: str,
+    recipient_id: str,
+    sender: PageSender,
+    who: PageAudit,
+    db: PageDb,
+    access_code: Text = "",
+) -> Response:
+    """Issue 10: a new access code for a party whose link is locked; it opens again."""
+    document = documents.owned_document(db, sender, document_id, for_update=True)
+    try:
+        code = clean_text(access_code, "access_code")
+        recipients.issue_access_code(context_of(request), db, document, recipient_id, code, who)
+    except NotFoundError:
+        raise
+    except DomainError as error:
+        return _refused(request, db, sender, document_id, error)
+    db.commit()
+    return redirect(request, f"/documents/{document_id}#recipients")
+
+
 @router.post("/{document_id}/send")
-async def send(request: Request, document_id: str, sender: PageSender, who: PageAudit) -> Response:
+def send(request: Request, document_id: str, sender: PageSender, who: PageAudit) -> Response:
     """Stamp, seal and mail the first party (takes a few seconds: the TSA is asked)."""
     context = context_of(request)
     try:
-        await documents.send_document(context, sender, document_id, who)
+        documents.send_document(context, sender, document_id, who)
     except NotFoundError:
         raise
     except DomainError as error:
@@ -276,8 +371,12 @@ def cancel(
 
 
 @router.get("/{document_id}/pdf")
-def pdf(request: Request, document_id: str, sender: PageSender, db: PageDb) -> StreamingResponse:
+def pdf(
+    request: Request, document_id: str, sender: PageSender, who: PageAudit, db: PageDb
+) -> StreamingResponse:
     """The PDF as it stands (the signed, timestamped one once completed)."""
     document = documents.owned_document(db, sender, document_id)
-    blob = revisions.current_revision(db, document).blob_name
-    return api_documents.pdf_response(context_of(request), document, blob)
+    revision = revisions.current_revision(db, document)
+    record_download(db, who, document.id, revision=revision.number, sha256=revision.sha256)
+    db.commit()  # issue 12: the download is on record before a byte is sent
+    return api_documents.pdf_response(context_of(request), document, revision.blob_name)

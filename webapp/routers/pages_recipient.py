@@ -12,14 +12,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from webapp.audit.access import record_download, record_view
 from webapp.db.models import DocumentStatus, Recipient
 from webapp.errors import DomainError, GoneError, NotFoundError, UnauthorizedError
 from webapp.i18n import request_language
 from webapp.pages import PageDb, context_of, redirect, render, require_csrf
+from webapp.rate_limits import limited
 from webapp.routers.api_documents import pdf_response
 from webapp.routers.api_recipients import RecipientWho
 from webapp.services import recipients, revisions
 from webapp.services.notify import OPEN_STATUSES
+from webapp.text_input import clean_text
 from webapp.web_session import RECIPIENT_COOKIE, set_recipient_cookie
 
 
@@ -68,8 +71,8 @@ def _document_page(request: Request, recipient: Recipient, token: str) -> HTMLRe
     )  # fmt: skip
 
 
-@router.get("/{token}")
-def link(request: Request, token: str, db: PageDb) -> HTMLResponse:
+@router.get("/{token}", dependencies=[limited("recipient_open")])
+def link(request: Request, token: str, db: PageDb, who: RecipientWho) -> HTMLResponse:
     """The document when this browser opened the link already, else the terms."""
     context = context_of(request)
     recipient = recipients.recipient_for_link(context, db, token)
@@ -80,11 +83,15 @@ def link(request: Request, token: str, db: PageDb) -> HTMLResponse:
         except UnauthorizedError as error:
             message = error.text(request_language(request))
             return _open_page(request, recipient, token, error=message)
+        record_view(db, who, recipient.document_id, recipient_id=recipient.id)  # issue 12
         return _document_page(request, recipient, token)
     return _open_page(request, recipient, token, error=None)
 
 
-@router.post("/{token}/open")
+@router.post(
+    "/{token}/open",
+    dependencies=[limited("recipient_open"), limited("access_code", per_link=True)],
+)
 def open_link(
     request: Request,
     token: str,
@@ -96,8 +103,8 @@ def open_link(
     context = context_of(request)
     try:
         opened = recipients.open_link(
-            context, db, token, accept_terms=bool(accept_terms), access_code=access_code[:64],
-            who=who,
+            context, db, token, accept_terms=bool(accept_terms),
+            access_code=clean_text(access_code, "access_code")[:64], who=who,
         )  # fmt: skip
     except DomainError as error:
         if not _is_form_error(error):
@@ -117,10 +124,18 @@ def _party(request: Request, db: Session, token: str, session: str) -> Recipient
 
 
 @router.get("/{token}/pdf")
-def pdf(request: Request, token: str, session: PartySession, db: PageDb) -> StreamingResponse:
-    document = _party(request, db, token, session).document
-    blob = revisions.current_revision(db, document).blob_name
-    return pdf_response(context_of(request), document, blob)
+def pdf(
+    request: Request, token: str, session: PartySession, db: PageDb, who: RecipientWho
+) -> StreamingResponse:
+    recipient = _party(request, db, token, session)
+    document = recipient.document
+    revision = revisions.current_revision(db, document)
+    record_download(
+        db, who, document.id, revision=revision.number, sha256=revision.sha256,
+        recipient_id=recipient.id,
+    )  # fmt: skip
+    db.commit()  # issue 12: the download is on record before a byte is sent
+    return pdf_response(context_of(request), document, revision.blob_name)
 
 
 @router.get("/{token}/agree")
@@ -138,7 +153,7 @@ def agree_confirm(request: Request, token: str, session: PartySession, db: PageD
 
 
 @router.post("/{token}/agree")
-async def agree(
+def agree(
     request: Request, token: str, session: PartySession, who: RecipientWho
 ) -> HTMLResponse:
     """Sealed by the platform (a few seconds); a card signer is told the card is needed.
@@ -147,7 +162,7 @@ async def agree(
     document, and completion mails every party a fresh link in place of this one.
     """
     context = context_of(request)
-    agreed = await recipients.agree(context, token, session, who)
+    agreed = recipients.agree(context, token, session, who)
     with context.sessions() as db:  # reloaded: completion may have changed the document
         recipient = db.get_one(Recipient, agreed.id)
         return render(
@@ -173,7 +188,9 @@ def reject(
 ) -> Response:
     recipient = _party(request, db, token, session)
     try:
-        recipients.reject(context_of(request), db, recipient, reason, who)
+        recipients.reject(
+            context_of(request), db, recipient, clean_text(reason, "reason", multi_line=True), who
+        )
     except DomainError as error:
         if not _is_form_error(error):
             raise
@@ -212,8 +229,9 @@ def forward(
     recipient = _party(request, db, token, session)
     try:
         successor = recipients.forward(
-            context, db, recipient, name=name[:200], email=email[:254],
-            message=message.strip() or None, who=who,
+            context, db, recipient, name=clean_text(name, "name")[:200],
+            email=clean_text(email, "email")[:254],
+            message=clean_text(message, "message", multi_line=True).strip() or None, who=who,
         )  # fmt: skip
     except DomainError as error:
         if not _is_form_error(error):

@@ -25,6 +25,10 @@ from starlette.websockets import WebSocketState
 from bridge import protocol
 from bridge.protocol import ProtocolError, ProtocolErrorCode
 from webapp.db.models import CardSessionState
+from webapp.errors import RateLimitedError
+from webapp.i18n import both
+from webapp.offload import off_loop
+from webapp.rate_limits import client_address, limits_of
 from webapp.services import card_sessions as service
 from webapp.services.card_sessions import ClaimRefused, Snapshot, Verdict
 from webapp.services.context import ServiceContext
@@ -41,7 +45,18 @@ CLIENT_TIMEOUT_SECONDS = 15 * 60
 async def bridge_socket(websocket: WebSocket, token: str) -> None:
     """404 for an unknown token, 410 for an expired or cancelled session, else protocol v1."""
     context: ServiceContext = websocket.app.state.context
-    found = service.lookup(context, token) if TOKEN.fullmatch(token) else None
+    limits = limits_of(websocket)  # issue 10: a bridge's hello is rate-limited per address
+    if limits is not None:
+        try:
+            await limits.hit_async("bridge_hello", client_address(websocket))
+        except RateLimitedError as refused:
+            wait = refused.retry_after or 60
+            await websocket.send_denial_response(
+                Response(both("rate_limited", retry_after=wait), status_code=429,
+                         headers={"Retry-After": str(wait)})
+            )  # fmt: skip
+            return
+    found = await off_loop(service.lookup, context, token) if TOKEN.fullmatch(token) else None
     if found is None:
         await websocket.send_denial_response(Response("unknown session", status_code=404))
         return
@@ -130,33 +145,34 @@ class BridgeConnection:
                 await self._refuse(ProtocolErrorCode.UNEXPECTED_MESSAGE, "already said hello")
             case protocol.Hello():
                 try:
-                    key, found = service.claim(context, session_id, message.order)
+                    key, found = await off_loop(service.claim, context, session_id, message.order)
                 except ClaimRefused as exc:
                     await self._refuse(exc.code, exc.message)
                 self.claimed = True
-                self.status = service.status_for(context, self.recipient_id)
+                self.status = await off_loop(service.status_for, context, self.recipient_id)
                 await self._send(protocol.Claim(claim_key=key, expires_at=found.expires_at))
                 await self._send(_sign_request(found))
             case protocol.ClaimResume():
                 try:
-                    found = service.resume(context, session_id, message.claim_key)
+                    found = await off_loop(service.resume, context, session_id, message.claim_key)
                 except ClaimRefused as exc:
                     await self._refuse(exc.code, exc.message)
                 self.claimed = True
-                self.status = service.status_for(context, self.recipient_id)
+                self.status = await off_loop(service.status_for, context, self.recipient_id)
                 claim = protocol.Claim(claim_key=message.claim_key, expires_at=found.expires_at)
                 await self._send(claim)
                 await self._send_state(found)
             case protocol.Progress():
                 await self._on_progress(message.stage)
             case protocol.CardError():
-                self.status = service.record_card_error(
-                    context, session_id, message.code, message.tries_left
-                )
+                self.status = await off_loop(
+                    service.record_card_error, context, session_id, message.code,
+                    message.tries_left,
+                )  # fmt: skip
             case protocol.Signature():
                 await self._on_signature(message)
             case protocol.Cancelled():
-                service.record_bridge_cancel(context, session_id, message.reason)
+                await off_loop(service.record_bridge_cancel, context, session_id, message.reason)
                 raise _Closing
             case protocol.Error():
                 log.info("card session %s: the bridge said %s", session_id, message.code)
@@ -173,15 +189,15 @@ class BridgeConnection:
             return
         self.status, event = service.advance(status, stage)
         self.context.card_events.publish(self.recipient_id, self.status)
-        await asyncio.to_thread(service.store_progress, self.context, self.session_id, event)
+        await off_loop(service.store_progress, self.context, self.session_id, event)
 
     async def _on_signature(self, message: protocol.Signature) -> None:
         try:
             cms_der = base64.b64decode(message.cms, validate=True)
         except (binascii.Error, ValueError):
             await self._refuse(ProtocolErrorCode.INVALID_MESSAGE, "invalid signature: check cms")
-        verdict = await service.judge_signature(
-            self.context, self.session_id, message.digest, cms_der
+        verdict = await off_loop(
+            service.judge_signature, self.context, self.session_id, message.digest, cms_der
         )
         await self._send(_result(verdict))
         raise _Closing
@@ -191,14 +207,14 @@ class BridgeConnection:
     async def _on_status(self, status: dict[str, Any]) -> None:
         if status.get("session_id") != self.session_id:
             if status.get("state") in ("created",):  # a newer QR code replaced this one
-                found = service.snapshot(self.context, self.session_id)
+                found = await off_loop(service.snapshot, self.context, self.session_id)
                 await self._send_ending(found)
             return
         state = status.get("state")
         if state != (self.status or {}).get("state"):  # judged, ended: no more quick path
             self.status = status
         if state in (CardSessionState.EXPIRED.value, CardSessionState.CANCELLED.value):
-            await self._send_ending(service.snapshot(self.context, self.session_id))
+            await self._send_ending(await off_loop(service.snapshot, self.context, self.session_id))
 
     async def _send_state(self, found: Snapshot) -> None:
         """After a resume: what the session is waiting for, or how it ended."""

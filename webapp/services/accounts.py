@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,10 +22,10 @@ from webapp.security import (
     verify_secret,
     verify_totp,
 )
+from webapp.text_input import normalized_text
 
 LOGIN_MAX_FAILURES = 5
 LOGIN_LOCK = datetime.timedelta(minutes=15)
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class WeakPasswordError(DomainError):
@@ -37,11 +37,27 @@ class WeakPasswordError(DomainError):
 
 
 def check_email(email: str) -> str:
-    """The address normalised, or `invalid_email`."""
-    normalized = normalize_email(email)
-    if not _EMAIL.fullmatch(normalized) or len(normalized) > 254:
+    """The address in its canonical form (as stored and compared), or `invalid_email`.
+
+    email-validator checks the syntax: no display name or angle brackets, no quoted local
+    part, no IP address literal (`a@[127.0.0.1]`), no special-use domain (`localhost`,
+    `invalid`; `.test` is allowed, for development). The domain is stored in ASCII (IDNA),
+    and the whole address lower-cased, as the service has always compared addresses.
+    """
+    candidate = email.strip()
+    if len(candidate) > 254 or normalized_text(candidate) is None:
         raise DomainError("invalid_email")
-    return normalized
+    try:
+        checked = validate_email(
+            candidate, check_deliverability=False, allow_quoted_local=False,
+            allow_domain_literal=False, allow_display_name=False, test_environment=True,
+        )  # fmt: skip
+    except EmailNotValidError:
+        raise DomainError("invalid_email") from None
+    address = (checked.ascii_email or checked.normalized).lower()
+    if len(address) > 254:
+        raise DomainError("invalid_email")
+    return address
 
 
 def sign_up(db: Session, email: str, password: str, display_name: str) -> User:

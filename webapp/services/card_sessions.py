@@ -11,14 +11,13 @@ the same CMS sent again gets the same verdict.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import hashlib
 import logging
 import tempfile
+import time
 import unicodedata
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -40,6 +39,7 @@ from webapp.db.models import (
 )
 from webapp.errors import ConflictError, DomainError, UnavailableError
 from webapp.i18n import text
+from webapp.offload import in_private_loop, pdf_slot, run_pdf_step
 from webapp.pdf import SealingError
 from webapp.pdf.card_signature import (
     CardSignatureTooLarge,
@@ -127,7 +127,7 @@ def bridge_url(ctx: ServiceContext, token: str) -> str:
 # --- starting ---------------------------------------------------------------------------
 
 
-async def start(ctx: ServiceContext, recipient_id: str, who: Audit) -> StartedSession:
+def start(ctx: ServiceContext, recipient_id: str, who: Audit) -> StartedSession:
     """A new session for a party whose turn it is; any older open one stops working."""
     if ctx.card_validator is None:
         raise UnavailableError("card_signing_unavailable")
@@ -137,7 +137,8 @@ async def start(ctx: ServiceContext, recipient_id: str, who: Audit) -> StartedSe
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
         field_name = f"mynasign-card-{recipient.position}-{recipient.id[:8]}"
-    prepared_blob, prepared = await _prepare(ctx, document, current_blob, field_name)
+        signer = recipient.name
+    prepared_blob, prepared = _prepare(ctx, document, current_blob, field_name, signer)
     token = new_token()
     now = ctx.now()
     try:
@@ -182,8 +183,8 @@ def _card_party_turn(recipient: Recipient) -> Document:
     return document
 
 
-async def _prepare(
-    ctx: ServiceContext, document: Document, current_blob: str, field_name: str
+def _prepare(
+    ctx: ServiceContext, document: Document, current_blob: str, field_name: str, signer: str
 ) -> tuple[str, PreparedCardSignature]:
     """The next revision with an empty signature field, stored encrypted: (blob, offsets)."""
     with (
@@ -191,7 +192,9 @@ async def _prepare(
         _scratch_file(ctx) as output,
     ):
         try:
-            prepared = await prepare_card_signature(source, output, field_name=field_name)
+            prepared = run_pdf_step(
+                prepare_card_signature(source, output, field_name=field_name, signer_name=signer)
+            )  # /Name: the party's name (issue 12.7)
         except SealingError as exc:
             raise sealing_failure(exc) from None
         output.seek(0)
@@ -405,6 +408,7 @@ def expire_due(ctx: ServiceContext) -> int:
                     Document.status != DocumentStatus.SENT,
                 ),
             )
+            .with_for_update(of=CardSession, skip_locked=True)  # one instance ends each
         ).all()
         due = [session for session in candidates if expire_if_due(ctx, db, session)]
         for session in due:
@@ -428,8 +432,10 @@ def expire_due(ctx: ServiceContext) -> int:
 
 @contextlib.contextmanager
 def _session_row(ctx: ServiceContext, session_id: str) -> Iterator[tuple[Session, CardSession]]:
+    """The session's row, locked until the block's transaction ends: what the block sees
+    and changes is the latest state on every instance (each transition happens once)."""
     with ctx.sessions() as db:
-        session = db.get_one(CardSession, session_id)
+        session = db.get_one(CardSession, session_id, with_for_update=True)
         if expire_if_due(ctx, db, session):
             _audit(db, session, f"card_session.{session.state.value}")
             db.commit()
@@ -452,37 +458,40 @@ def _publish(ctx: ServiceContext, session: CardSession) -> None:
 # --- the signature ----------------------------------------------------------------------
 
 
-_judging: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+JUDGING_WAIT = datetime.timedelta(seconds=90)
+"""How long a resent signature waits for the first one's verdict (judged elsewhere)."""
+JUDGING_POLL_SECONDS = 0.25
 
 
-async def judge_signature(
+def judge_signature(
     ctx: ServiceContext, session_id: str, digest_hex: str, cms_der: bytes
 ) -> Verdict:
     """Check, timestamp, embed and seal a card's CMS; the same CMS again, the same verdict.
 
-    One signature of a session is judged at a time (a bridge that reconnected may send
-    its signature again while the first is still being embedded): the second waits and
-    gets the first one's verdict.
+    Blocking (PDF and certificate work): run it in a worker thread. One signature of a
+    session is judged once, by whichever request first moves the session to `signing`
+    under the row's lock, on any instance; the same signature arriving meanwhile (a bridge
+    that reconnected, perhaps to another instance) waits for that verdict.
     """
-    lock = _judging.setdefault(session_id, asyncio.Lock())
-    async with lock:
-        return await _judge(ctx, session_id, digest_hex, cms_der)
-
-
-async def _judge(ctx: ServiceContext, session_id: str, digest_hex: str, cms_der: bytes) -> Verdict:
     fingerprint = hashlib.sha256(cms_der).hexdigest()
+    judging_elsewhere = False
     with _session_row(ctx, session_id) as (db, session):
         if session.result is not None:
             if session.signature_sha256 == fingerprint:
                 return Verdict.from_stored(session.result)
             return _refusal("already_judged")
-        if session.state is CardSessionState.EXPIRED:
+        if session.state is CardSessionState.SIGNING and session.signature_sha256 is not None:
+            if session.signature_sha256 != fingerprint:
+                return _refusal("already_judged")
+            judging_elsewhere = True
+        elif session.state is CardSessionState.EXPIRED:
             return _refusal("session_expired")
-        if session.state not in (CardSessionState.CLAIMED, CardSessionState.SIGNING):
+        elif session.state not in (CardSessionState.CLAIMED, CardSessionState.SIGNING):
             return _refusal("session_ended")
         wrong_digest = digest_hex != session.prepared_digest
-        if not wrong_digest:
+        if not wrong_digest and not judging_elsewhere:
             session.state = CardSessionState.SIGNING
+            session.signature_sha256 = fingerprint  # this request judges it
             session.last_event = {"stage": Stage.SENDING.value}
             db.commit()
             _publish(ctx, session)
@@ -491,29 +500,63 @@ async def _judge(ctx: ServiceContext, session_id: str, digest_hex: str, cms_der:
             session.field_name or "", session.prepared_digest or "", session.byte_range or {}
         )
         prepared_blob, base = session.prepared_blob_name or "", session.base_revision
+    if judging_elsewhere:
+        return _wait_for_verdict(ctx, session_id)
     if wrong_digest:
-        return await _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"))
+        return _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"))
+    return _judge(
+        ctx, session_id, cms_der, fingerprint, prepared, prepared_blob, base,
+        document_id, recipient_id,
+    )  # fmt: skip
+
+
+def _wait_for_verdict(ctx: ServiceContext, session_id: str) -> Verdict:
+    """The verdict of the same signature being judged by another request."""
+    deadline = time.monotonic() + JUDGING_WAIT.total_seconds()
+    while time.monotonic() < deadline:
+        with ctx.sessions() as db:
+            session = db.get_one(CardSession, session_id)
+            if session.result is not None:
+                return Verdict.from_stored(session.result)
+            if session.state is not CardSessionState.SIGNING:
+                return _refusal("session_ended")
+        time.sleep(JUDGING_POLL_SECONDS)  # a worker thread, not the event loop
+    return _refusal("session_ended")
+
+
+def _judge(
+    ctx: ServiceContext,
+    session_id: str,
+    cms_der: bytes,
+    fingerprint: str,
+    prepared: PreparedCardSignature,
+    prepared_blob: str,
+    base: int | None,
+    document_id: str,
+    recipient_id: str,
+) -> Verdict:
     validator = ctx.card_validator
     if validator is None:
         raise RuntimeError("no card signature validator is configured")
     try:
-        accepted = await validator.validate(cms_der, prepared.digest)
+        with pdf_slot():
+            accepted = in_private_loop(validator.validate(cms_der, prepared.digest))
     except CardSignatureRejected as exc:
         verdict = Verdict(False, exc.code, exc.message_ja, exc.message_en)
-        return await _record_verdict(ctx, session_id, fingerprint, verdict)
+        return _record_verdict(ctx, session_id, fingerprint, verdict)
     try:
-        await _embed_and_record(
+        _embed_and_record(
             ctx, session_id, fingerprint, accepted, cms_der, prepared, prepared_blob, base,
             document_id, recipient_id,
         )  # fmt: skip
     except DomainError as exc:  # the TSA is down, say: nothing recorded, sign again later
-        return await _record_verdict(
+        return _record_verdict(
             ctx, session_id, fingerprint, Verdict(False, exc.code, exc.text("ja"), exc.text("en"))
         )
     from webapp.services.recipients import complete_if_ready  # noqa: PLC0415 - cycle
 
     try:
-        await complete_if_ready(ctx, document_id)
+        complete_if_ready(ctx, document_id)
     except DomainError as exc:  # kept as agreed; completion is tried again later
         log.warning("document %s signed by all but not completed yet: %s", document_id, exc.code)
     return Verdict(True)
@@ -528,13 +571,15 @@ def _refusal(code: str) -> Verdict:
     return Verdict(False, code, ja, en)
 
 
-async def _record_verdict(
+def _record_verdict(
     ctx: ServiceContext, session_id: str, fingerprint: str, verdict: Verdict
 ) -> Verdict:
     """A final rejection: the session ends; the party may start a new one."""
     with _session_row(ctx, session_id) as (db, session):
+        if session.result is not None:  # judged already (once is enough)
+            return Verdict.from_stored(session.result)
         if session.state is CardSessionState.COMPLETED:
-            return Verdict.from_stored(session.result or Verdict(True).stored())
+            return Verdict.from_stored(Verdict(True).stored())
         session.state = CardSessionState.REJECTED
         session.result = verdict.stored()
         session.signature_sha256 = fingerprint
@@ -546,7 +591,7 @@ async def _record_verdict(
     return verdict
 
 
-async def _embed_and_record(
+def _embed_and_record(
     ctx: ServiceContext,
     session_id: str,
     fingerprint: str,
@@ -569,7 +614,7 @@ async def _embed_and_record(
     signed_name = f"{document_id}-r{number}"
     with revisions.decrypted_copy(ctx, document, prepared_blob) as signed:
         try:
-            await embed_card_signature(signed, prepared, cms_der, ctx.sealer.timestamper)
+            run_pdf_step(embed_card_signature(signed, prepared, cms_der, ctx.sealer.timestamper))
         except CardSignatureTooLarge as exc:
             raise ConflictError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
         except SealingError as exc:
@@ -578,7 +623,7 @@ async def _embed_and_record(
         signed_blob = ctx.files.write(key, signed_name, signed)
         card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
         try:  # sealed from the plaintext at hand, not decrypted again
-            sealed = await revisions.next_revision_from_plain(
+            sealed = revisions.next_revision_from_plain(
                 ctx, document, signed, number + 1, RevisionKind.EVENT_SEAL,
                 [seal_step(ctx, seal_field, seal_reason)],
             )  # fmt: skip
@@ -722,10 +767,22 @@ def current_status(ctx: ServiceContext, db: Session, recipient: Recipient) -> di
     session = latest_session(db, recipient)
     if session is None:
         return None
-    if expire_if_due(ctx, db, session):
-        _audit(db, session, f"card_session.{session.state.value}")
-        db.commit()
+    if _looks_due(ctx, session):  # ended once, by whoever takes the row's lock first
+        db.refresh(session, with_for_update=True)
+        if expire_if_due(ctx, db, session):
+            _audit(db, session, f"card_session.{session.state.value}")
+            db.commit()
+            _publish(ctx, session)
     return status_of(session)
+
+
+def _looks_due(ctx: ServiceContext, session: CardSession) -> bool:
+    if session.state not in OPEN_STATES:
+        return False
+    if session.recipient.document.status is not DocumentStatus.SENT:
+        return True
+    grace = SIGNING_GRACE if session.state is CardSessionState.SIGNING else datetime.timedelta()
+    return session.expires_at + grace <= ctx.now()
 
 
 def status_for(ctx: ServiceContext, recipient_id: str) -> dict[str, Any] | None:

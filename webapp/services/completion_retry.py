@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from webapp.db.models import Document, DocumentStatus, Recipient, RecipientStatu
 from webapp.errors import DomainError
 from webapp.services.context import ServiceContext
 from webapp.services.notify import OPEN_STATUSES
-from webapp.services.periodic import PeriodicTask
+from webapp.services.periodic import PeriodicTask, shared_round
 from webapp.services.recipients import complete_if_ready
 
 log = logging.getLogger(__name__)
@@ -33,12 +32,16 @@ def documents_awaiting_completion(ctx: ServiceContext) -> list[str]:
         return list(db.scalars(query))
 
 
-async def complete_pending(ctx: ServiceContext) -> int:
-    """Try the closing step of each waiting document once; how many were completed."""
+def complete_pending(ctx: ServiceContext) -> int:
+    """Try the closing step of each waiting document once; how many were completed.
+
+    Blocking: run it in a worker thread. Each document's closing step is leased, so two
+    instances never run it twice.
+    """
     done = 0
-    for document_id in await asyncio.to_thread(documents_awaiting_completion, ctx):
+    for document_id in documents_awaiting_completion(ctx):
         try:
-            done += await complete_if_ready(ctx, document_id)
+            done += complete_if_ready(ctx, document_id)
         except DomainError as exc:
             log.warning("document %s still cannot be completed: %s", document_id, exc.code)
     return done
@@ -46,8 +49,4 @@ async def complete_pending(ctx: ServiceContext) -> int:
 
 def completion_retry(ctx: ServiceContext, interval: float = RETRY_SECONDS) -> PeriodicTask:
     """The lifespan's background task running `complete_pending` every minute."""
-
-    async def round_() -> None:
-        await complete_pending(ctx)
-
-    return PeriodicTask("completion-retry", round_, interval)
+    return shared_round(ctx, "completion-retry", complete_pending, interval)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import functools
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.audit import append_event
+from webapp.certificate import new_certificate_id, reserve_certificate
 from webapp.db.models import (
     ActorKind,
     Document,
@@ -21,6 +21,7 @@ from webapp.db.models import (
     RecipientStatus,
     RevisionKind,
     User,
+    new_document_id,
 )
 from webapp.errors import ConflictError, DomainError, NotFoundError
 from webapp.pdf import PdfRejected, inspect_pdf, stamp_document_id
@@ -72,7 +73,8 @@ def create_document(
     fields: DocumentFields,
     who: Audit,
 ) -> Document:
-    """A draft from an uploaded PDF; refused with a clear message if it is not a usable PDF."""
+    """A draft from an uploaded PDF, committed; refused with a clear message if it is not a
+    usable PDF (nothing is then stored)."""
     title = fields.title.strip()
     if not title:
         raise DomainError("title_required")
@@ -86,18 +88,28 @@ def create_document(
     data_key, wrapped = ctx.kek.new_data_key()
     del data_key  # unwrapped again when needed
     document = Document(
-        owner_id=owner.id, title=title, message=fields.message, amount=fields.amount,
-        counterparty=fields.counterparty, transaction_date=fields.transaction_date,
+        id=new_document_id(), owner_id=owner.id, title=title, message=fields.message,
+        amount=fields.amount, counterparty=fields.counterparty,
+        transaction_date=fields.transaction_date,
         attach_pdf_to_completion_mail=fields.attach_pdf_to_completion_mail,
         status=DocumentStatus.DRAFT, data_key_wrapped=wrapped,
     )  # fmt: skip
-    db.add(document)
-    db.flush()
+    # The file is encrypted and written before the transaction begins: the database's
+    # write turn is held for milliseconds, not for the seconds a 20 MB file may take.
     original = revisions.store_original(ctx, document, upload)
-    revisions.record_revision(db, document, original)
-    who.event(
-        db, "document.uploaded", document.id, pages=info.pages, size=info.size, sha256=info.sha256
-    )
+    try:
+        db.add(document)
+        db.flush()
+        revisions.record_revision(db, document, original)
+        who.event(
+            db, "document.uploaded", document.id, pages=info.pages, size=info.size,
+            sha256=info.sha256,
+        )  # fmt: skip
+        db.commit()
+    except BaseException:
+        db.rollback()
+        revisions.discard(ctx, original)
+        raise
     return document
 
 
@@ -175,7 +187,7 @@ def sender_signing_link(ctx: ServiceContext, db: Session, document: Document, wh
     return ctx.link(f"/r/{invite(ctx, db, document, party, who)}")
 
 
-async def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit) -> Document:
+def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit) -> Document:
     """Stamp the document ID on page 1, seal the sending, and notify the first party.
 
     The PDF work happens before anything is recorded: if the TSA is down, the document
@@ -189,9 +201,10 @@ async def send_document(ctx: ServiceContext, owner: User, document_id: str, who:
             raise ConflictError("no_recipients")
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
-    stamp = functools.partial(_stamp, document_id=document.id)
+    certificate_id = new_certificate_id()  # issue 12: stamped now, its certificate made at the end
+    stamp = functools.partial(_stamp, document_id=document.id, certificate_id=certificate_id)
     seal = seal_step(ctx, SENDING_SEAL_FIELD, f"Sent by {owner.email} for signature (mynasign)")
-    new = await revisions.next_revision(
+    new = revisions.next_revision(
         ctx, document, current_blob, RevisionKind.STAMP_AND_SENDING_SEAL, [stamp, seal]
     )
     try:
@@ -200,6 +213,7 @@ async def send_document(ctx: ServiceContext, owner: User, document_id: str, who:
             if document.status is not DocumentStatus.DRAFT or document.current_revision != base:
                 raise ConflictError("document_not_draft")
             revisions.record_revision(db, document, new)
+            reserve_certificate(db, document.id, certificate_id)
             now = ctx.now()
             document.status = DocumentStatus.SENT
             document.sent_at = now
@@ -213,8 +227,10 @@ async def send_document(ctx: ServiceContext, owner: User, document_id: str, who:
     return document
 
 
-async def _stamp(source: BinaryIO, output: BinaryIO, *, document_id: str) -> None:
-    await asyncio.to_thread(stamp_document_id, source, output, document_id)  # off the event loop
+async def _stamp(
+    source: BinaryIO, output: BinaryIO, *, document_id: str, certificate_id: str
+) -> None:
+    stamp_document_id(source, output, document_id, certificate_id)  # a worker's private loop
 
 
 def cancel_document(

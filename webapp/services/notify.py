@@ -56,6 +56,7 @@ def invite(
         recipient_name=recipient.name, sender_name=document.owner.display_name,
         document_title=document.title, message=document.message, link=link,
         expires_at=document.expires_at,
+        card_app_link=ctx.link("/app") if recipient.require_card else None,  # issue 12.7
     )  # fmt: skip
     enqueue_mail(db, to=recipient.email, message=message, document_id=document.id)
     who.event(
@@ -93,6 +94,7 @@ def send_completion_mails(
         message = render_completion(
             recipient_name=name, document_title=document.title, link=link,
             completed_at=document.completed_at or ctx.now(), attachment_name=attachment,
+            certificate_link=f"{link}/certificate",  # issue 12: the agreement certificate
         )  # fmt: skip
         enqueue_mail(
             db, to=email, message=message, document_id=document.id,

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 from collections.abc import Awaitable, Callable
 
+from webapp.db.leases import leased
+from webapp.offload import off_loop
+from webapp.services.context import ServiceContext
+
 log = logging.getLogger(__name__)
+ROUND_LEASE = datetime.timedelta(minutes=2)
+"""Longest a round may run before another instance may start the same round."""
 
 
 class PeriodicTask:
@@ -36,3 +43,26 @@ class PeriodicTask:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def run_once_across_instances(
+    ctx: ServiceContext, name: str, job: Callable[[ServiceContext], object]
+) -> bool:
+    """Run the blocking `job` here unless another instance is running the same round now;
+    whether it ran."""
+    with leased(ctx.sessions, f"round:{name}", clock=ctx.now, length=ROUND_LEASE) as mine:
+        if mine:
+            job(ctx)
+        return mine
+
+
+def shared_round(
+    ctx: ServiceContext, name: str, job: Callable[[ServiceContext], object], interval: float
+) -> PeriodicTask:
+    """A round of a blocking `job`, in a worker thread (never on the event loop), that one
+    instance at a time runs however many run the service."""
+
+    async def round_() -> None:
+        await off_loop(run_once_across_instances, ctx, name, job)
+
+    return PeriodicTask(name, round_, interval)

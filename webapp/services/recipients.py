@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from webapp.audit.anchors import anchor_completion
+from webapp.certificate import (
+    PreparedCertificate,
+    discard_certificate,
+    prepare_certificate,
+    record_certificate,
+)
+from webapp.db.leases import leased
 from webapp.db.models import (
     ActorKind,
     CardSession,
@@ -23,16 +32,19 @@ from webapp.db.models import (
 from webapp.errors import (
     ConflictError,
     DomainError,
+    ForbiddenError,
     GoneError,
     NotFoundError,
     RateLimitedError,
     UnauthorizedError,
 )
-from webapp.security import new_token, token_hash, verify_secret
+from webapp.mail.messages import render_access_code_locked
+from webapp.mail.outbox import enqueue_mail
+from webapp.security import hash_secret, new_token, token_hash, verify_secret
 from webapp.services import revisions
 from webapp.services.accounts import check_email
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit, expire_if_due
+from webapp.services.documents import ACCESS_CODE_MAX_LENGTH, Audit, expire_if_due
 from webapp.services.notify import (
     OPEN_STATUSES,
     invite,
@@ -47,6 +59,9 @@ log = logging.getLogger(__name__)
 SESSION_LIFETIME = datetime.timedelta(hours=2)
 REASON_MAX_LENGTH = 2000
 DONE_STATUSES = (RecipientStatus.AGREED, RecipientStatus.REJECTED)
+COMPLETION_LEASE = datetime.timedelta(minutes=5)
+"""Longest a closing step may take before another instance may try it (TSA and OCSP
+waits included)."""
 
 
 def recipient_for_link(ctx: ServiceContext, db: Session, link_token: str) -> Recipient:
@@ -93,8 +108,7 @@ def open_link(
         raise DomainError("terms_required")
     now = ctx.now()
     if recipient.access_code_hash is not None:
-        if recipient.code_locked_until is not None and recipient.code_locked_until > now:
-            raise RateLimitedError("access_code_locked")
+        _refuse_while_locked(ctx, db, recipient, who)
         if not verify_secret((access_code or "").strip(), recipient.access_code_hash):
             _wrong_code(ctx, db, recipient, who)
             raise UnauthorizedError("access_code_wrong")
@@ -114,19 +128,119 @@ def open_link(
     return Opened(recipient, token)
 
 
+# --- access codes (issue 10): locks that grow, then stay until the sender sets a new code ---
+
+LOCK_CAP = datetime.timedelta(days=1)
+
+
+def lock_duration(ctx: ServiceContext, earlier_locks: int) -> datetime.timedelta:
+    """15 minutes (the setting) for the first lock, then twice as long each time, up to a day."""
+    base = datetime.timedelta(minutes=ctx.settings.access_code_lock_minutes)
+    return min(base * 2 ** min(earlier_locks, 16), LOCK_CAP)
+
+
+def _refuse_while_locked(
+    ctx: ServiceContext, db: Session, recipient: Recipient, who: Audit
+) -> None:
+    """A locked link refuses the attempt unseen (the code is not even compared); recorded."""
+    now = ctx.now()
+    error: DomainError
+    if recipient.code_blocked_at is not None:
+        error = ForbiddenError("access_code_locked_for_good")
+    elif recipient.code_locked_until is not None and recipient.code_locked_until > now:
+        seconds = math.ceil((recipient.code_locked_until - now).total_seconds())
+        error = RateLimitedError(
+            "access_code_locked", minutes=math.ceil(seconds / 60), retry_after=seconds
+        )  # fmt: skip
+    else:
+        return
+    who.event(
+        db, "recipient.access_code_refused", recipient.document_id, recipient_id=recipient.id,
+        reason=error.code, locked_until=_iso(recipient.code_locked_until),
+        blocked=recipient.code_blocked_at is not None,
+    )  # fmt: skip
+    db.commit()  # recorded although the request fails
+    raise error
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
 def _wrong_code(ctx: ServiceContext, db: Session, recipient: Recipient, who: Audit) -> None:
+    """Count a wrong code: each series ends in a longer lock; at the total, locked for good."""
+    settings = ctx.settings
     recipient.failed_code_attempts += 1
-    locked = recipient.failed_code_attempts >= ctx.settings.access_code_max_attempts
-    if locked:
-        recipient.code_locked_until = ctx.now() + datetime.timedelta(
-            minutes=ctx.settings.access_code_lock_minutes
-        )
-        recipient.failed_code_attempts = 0
+    recipient.code_failures_total += 1
+    blocked = recipient.code_failures_total >= settings.access_code_max_total
+    locked = blocked or recipient.failed_code_attempts >= settings.access_code_max_attempts
     who.event(
         db, "recipient.access_code_failed", recipient.document_id, recipient_id=recipient.id,
-        locked=locked,
+        locked=locked, failures=recipient.code_failures_total,
     )  # fmt: skip
+    if blocked:
+        recipient.code_blocked_at = ctx.now()
+        recipient.code_locked_until = None
+        recipient.failed_code_attempts = 0
+        who.event(
+            db, "recipient.access_code_locked", recipient.document_id, recipient_id=recipient.id,
+            until_new_code=True, failures=recipient.code_failures_total,
+        )  # fmt: skip
+        tell_sender_of_code_lock(ctx, db, recipient)
+    elif locked:
+        until = ctx.now() + lock_duration(ctx, recipient.code_lock_count)
+        recipient.code_lock_count += 1
+        recipient.code_locked_until = until
+        recipient.failed_code_attempts = 0
+        who.event(
+            db, "recipient.access_code_locked", recipient.document_id, recipient_id=recipient.id,
+            until=until.isoformat(), lock=recipient.code_lock_count,
+        )  # fmt: skip
     db.commit()  # the failure counts although the request fails
+    if blocked:
+        ctx.wake_mail()
+
+
+def tell_sender_of_code_lock(ctx: ServiceContext, db: Session, recipient: Recipient) -> None:
+    """Mail the sender: this party's link stays locked until they issue a new access code."""
+    document = recipient.document
+    message = render_access_code_locked(
+        recipient_name=document.owner.display_name, party_name=recipient.name,
+        party_email=recipient.email, document_title=document.title,
+        failures=recipient.code_failures_total,
+        link=ctx.link(f"/documents/{document.id}#recipients"),
+        locked_at=recipient.code_blocked_at or ctx.now(),
+    )  # fmt: skip
+    enqueue_mail(db, to=document.owner.email, message=message, document_id=document.id)
+
+
+def issue_access_code(
+    ctx: ServiceContext, db: Session, document: Document, recipient_id: str, code: str, who: Audit
+) -> Recipient:
+    """The sender sets a new access code for a party: counters and locks start again.
+
+    The code itself is never stored (argon2id) nor mailed; the sender tells the party.
+    """
+    recipient = next((r for r in document.recipients if r.id == recipient_id), None)
+    if recipient is None or recipient.is_sender:
+        raise NotFoundError("recipient_not_found")
+    if document.status not in (DocumentStatus.DRAFT, DocumentStatus.SENT) or (
+        recipient.status not in (RecipientStatus.WAITING, *OPEN_STATUSES)
+    ):
+        raise ConflictError("link_used")
+    cleaned = code.strip()
+    if not cleaned:
+        raise DomainError("access_code_required")
+    if len(cleaned) > ACCESS_CODE_MAX_LENGTH:
+        raise DomainError("access_code_too_long")
+    recipient.access_code_hash = hash_secret(cleaned)
+    recipient.failed_code_attempts = 0
+    recipient.code_failures_total = 0
+    recipient.code_lock_count = 0
+    recipient.code_locked_until = None
+    recipient.code_blocked_at = None
+    who.event(db, "recipient.access_code_reset", document.id, recipient_id=recipient.id)
+    return recipient
 
 
 def recipient_for_session(
@@ -156,7 +270,7 @@ def _actionable(recipient: Recipient) -> Document:
     return document
 
 
-async def agree(ctx: ServiceContext, link_token: str, session_token: str, who: Audit) -> Recipient:
+def agree(ctx: ServiceContext, link_token: str, session_token: str, who: Audit) -> Recipient:
     """The party agrees: a platform seal naming them, then the next party, or completion."""
     with ctx.sessions() as db:
         recipient = recipient_for_session(ctx, db, link_token, session_token)
@@ -168,7 +282,7 @@ async def agree(ctx: ServiceContext, link_token: str, session_token: str, who: A
         recipient_id, document_id = recipient.id, document.id
         reason = f"Agreed by {recipient.name} <{recipient.email}> (mynasign)"
         field = f"mynasign-agreed-{recipient.position}-{recipient.id[:8]}"
-    new = await revisions.next_revision(
+    new = revisions.next_revision(
         ctx, document, current_blob, RevisionKind.AGREEMENT_SEAL, [seal_step(ctx, field, reason)]
     )
     try:
@@ -191,7 +305,7 @@ async def agree(ctx: ServiceContext, link_token: str, session_token: str, who: A
         raise
     ctx.wake_mail()
     try:
-        await complete_if_ready(ctx, document_id)
+        complete_if_ready(ctx, document_id)
     except DomainError as exc:  # kept as agreed; completion is tried again later
         log.warning("document %s agreed by all but not completed yet: %s", document_id, exc.code)
     return recipient
@@ -204,12 +318,19 @@ def _locked_document(db: Session, document_id: str) -> Document:
     return document
 
 
-async def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
+def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
     """When every party has agreed: final seal, DSS and document timestamp (B-LTA), mails.
 
-    Safe to call again at any time (after a TSA outage, say): it does nothing unless the
-    document is sent and no party is left.
+    Safe to call again at any time, from any instance (after a TSA outage, say): it does
+    nothing unless the document is sent and no party is left, and while one caller holds
+    the document's completion lease the others leave it (the closing step runs once).
     """
+    lease = f"complete:{document_id}"
+    with leased(ctx.sessions, lease, clock=ctx.now, length=COMPLETION_LEASE) as mine:
+        return mine and _complete(ctx, document_id)
+
+
+def _complete(ctx: ServiceContext, document_id: str) -> bool:
     with ctx.sessions() as db:
         document = db.get_one(Document, document_id)
         if document.status is not DocumentStatus.SENT or next_recipient(document) is not None:
@@ -217,14 +338,17 @@ async def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
         evidence = card_ocsp_responses(db, document)
-    new = await revisions.next_revision(
+    new = revisions.next_revision(
         ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(ctx, evidence)]
     )
+    certificate: PreparedCertificate | None = None  # issue 12: the agreement certificate
     try:
+        certificate = prepare_certificate(ctx, document_id, new)
         with ctx.sessions() as db, db.begin():
             document = _locked_document(db, document_id)
             if document.status is not DocumentStatus.SENT or document.current_revision != base:
                 revisions.discard(ctx, new)
+                discard_certificate(ctx, certificate)
                 return False
             revisions.record_revision(db, document, new)
             document.status = DocumentStatus.COMPLETED
@@ -233,11 +357,14 @@ async def complete_if_ready(ctx: ServiceContext, document_id: str) -> bool:
             system.event(
                 db, "document.completed", document.id, revision=new.number, sha256=new.blob.sha256
             )
+            record_certificate(db, certificate)
             send_completion_mails(ctx, db, document, new.blob.blob_name)
     except BaseException:
         revisions.discard(ctx, new)
+        discard_certificate(ctx, certificate)
         raise
     ctx.wake_mail()
+    anchor_completion(ctx, document_id)  # issue 12: the audit chain's head timestamped
     return True
 
 

@@ -1,7 +1,8 @@
 """PDF revisions of a document: read the current one, run a PDF step, store the next one.
 
 The PDF work runs on temporary files outside any database transaction (a seal waits for
-the TSA); the new revision is recorded afterwards in a short transaction. If the step
+the TSA), in the calling worker thread (`webapp.offload.run_pdf_step`: never on the event
+loop); the new revision is recorded afterwards in a short transaction. If the step
 fails, nothing is recorded and the encrypted output is removed: nothing is lost, and the
 same action can be tried again.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import Document, DocumentRevision, RevisionKind
 from webapp.files import StoredBlob
+from webapp.offload import run_pdf_step
 from webapp.services.context import ServiceContext
 
 PdfStep = Callable[[BinaryIO, BinaryIO], Awaitable[None]]
@@ -66,7 +68,7 @@ def store_original(ctx: ServiceContext, document: Document, source: BinaryIO) ->
     return NewRevision(1, RevisionKind.ORIGINAL, blob)
 
 
-async def next_revision(
+def next_revision(
     ctx: ServiceContext,
     document: Document,
     current_blob: str,
@@ -76,10 +78,10 @@ async def next_revision(
     """Run `steps` one after the other on the current revision and store the result."""
     number = document.current_revision + 1
     with decrypted_copy(ctx, document, current_blob) as source:
-        return await next_revision_from_plain(ctx, document, source, number, kind, steps)
+        return next_revision_from_plain(ctx, document, source, number, kind, steps)
 
 
-async def next_revision_from_plain(
+def next_revision_from_plain(
     ctx: ServiceContext,
     document: Document,
     source: BinaryIO,
@@ -91,7 +93,7 @@ async def next_revision_from_plain(
     with contextlib.ExitStack() as stack:
         for step in steps:
             output = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir(ctx)))
-            await step(source, output)
+            run_pdf_step(step(source, output))
             output.seek(0)
             source = output
         blob = ctx.files.write(data_key(ctx, document), f"{document.id}-r{number}", source)

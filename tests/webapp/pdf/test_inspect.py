@@ -85,9 +85,7 @@ def test_encrypted(tmp_path: Path) -> None:
     "data",
     [
         pytest.param(os.urandom(4096), id="random bytes"),
-        pytest.param(b"%PDF-1.7\n" + os.urandom(4096), id="header then garbage"),
         pytest.param("契約書です".encode() * 100, id="text file"),
-        pytest.param(b"%PDF-1.7\n%%EOF\n", id="header and EOF only"),
     ],
 )
 def test_not_a_pdf(data: bytes) -> None:
@@ -97,13 +95,28 @@ def test_not_a_pdf(data: bytes) -> None:
     assert error.message_en.startswith("This file cannot be read as a PDF")
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"%PDF-1.7\n" + os.urandom(4096), id="header then garbage"),
+        pytest.param(b"%PDF-1.7\n%%EOF\n", id="header and EOF only"),
+    ],
+)
+def test_a_pdf_header_without_a_pdf_is_damaged(data: bytes) -> None:
+    error = rejection(data)
+    assert error.code == "damaged"
+    assert "壊れている" in error.message_ja and "damaged" in error.message_en
+
+
 def test_truncated(tmp_path: Path) -> None:
     source = contract_pdf(tmp_path / "c.pdf", pages=3)
-    assert rejection(truncated_pdf(tmp_path / "t.pdf", source).read_bytes()).code == "not_pdf"
+    assert rejection(truncated_pdf(tmp_path / "t.pdf", source).read_bytes()).code == "damaged"
 
 
-def test_page_tree_cycle_is_malformed(tmp_path: Path) -> None:
-    assert rejection(cyclic_page_tree_pdf(tmp_path / "cycle.pdf").read_bytes()).code == "not_pdf"
+def test_page_tree_cycle_is_refused(tmp_path: Path) -> None:
+    error = rejection(cyclic_page_tree_pdf(tmp_path / "cycle.pdf").read_bytes())
+    assert error.code == "page_tree_invalid"
+    assert "ページツリー" in error.message_ja and "page tree" in error.message_en
 
 
 def test_empty_file_and_empty_page_tree(tmp_path: Path) -> None:

@@ -1,5 +1,9 @@
 """The audit log: append-only, hash-chained events, and the check that the chain is whole.
 
+The package around it: `anchors` (the chain's head timestamped by the TSA, daily and at
+every completion), `export` (`mynasign audit export` / `verify`, offline), `history`
+(events told in words) and `access` (views and downloads recorded).
+
 Each event's `hash` is SHA-256 over the previous event's hash (64 hex characters, ASCII;
 all zeros before the first event) followed by the canonical JSON (sorted keys, no spaces,
 UTF-8) of the event's fields: format version, seq, occurred_at, document_id, actor_kind,
@@ -85,7 +89,7 @@ def event_hash(
     fields = {
         "v": HASH_FORMAT_VERSION,
         "seq": seq,
-        "occurred_at": occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "occurred_at": format_occurred_at(occurred_at),
         "document_id": document_id,
         "actor_kind": str(actor_kind),
         "actor": actor,
@@ -94,6 +98,17 @@ def event_hash(
         "ip": ip,
         "user_agent": user_agent,
     }
+    return fields_hash(prev_hash, fields)
+
+
+def format_occurred_at(moment: datetime) -> str:
+    """The one text form of an event's time that is hashed: UTC, microseconds, `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def fields_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """SHA-256 (hex) of `prev_hash` and the canonical JSON of an event's hashed fields (with
+    `v`, the format version): what `mynasign audit verify` recomputes from an export."""
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(fields)).hexdigest()
 
 

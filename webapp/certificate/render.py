@@ -1,0 +1,78 @@
+"""The certificate's PDF layout: a Jinja2 HTML template printed by WeasyPrint, Noto CJK embedded.
+
+WeasyPrint rather than ReportLab: Debian's Noto CJK fonts (`fonts-noto-cjk`) are OpenType
+with CFF outlines, which ReportLab cannot embed (TrueType outlines only); WeasyPrint shapes
+the text with Pango/HarfBuzz, finds the font through fontconfig and embeds a subset of it
+(a few hundred kilobytes, not the 20 MB font), and the layout stays an HTML template like
+the service's pages. WeasyPrint silently falls back to another font when one is missing,
+which would print empty boxes for Japanese, so the font is checked before rendering.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from webapp.certificate.facts import CertificateFacts
+from webapp.mail.messages import JST
+
+FONT_FAMILY = "Noto Sans CJK JP"
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+_render_lock = threading.Lock()  # WeasyPrint's Pango/fontconfig use is not known thread-safe
+
+_templates = Environment(
+    loader=FileSystemLoader(TEMPLATE_DIR),
+    autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class CertificateFontMissingError(RuntimeError):
+    """The Japanese font the certificate needs is not installed (Debian: fonts-noto-cjk)."""
+
+
+def jst_seconds(moment: datetime.datetime | None) -> str:
+    """`2026-12-06 21:03:05 JST`; a dash for none."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
+_templates.filters["jst"] = jst_seconds
+
+
+@functools.cache
+def cjk_font_available() -> bool:
+    """Whether fontconfig knows the Noto Sans CJK JP font."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    found = subprocess.run(  # noqa: S603 - a fixed program and pattern
+        [fc_list, f":family={FONT_FAMILY}", "file"], capture_output=True, text=True,
+        check=False, timeout=30,
+    )  # fmt: skip
+    return bool(found.stdout.strip())
+
+
+def render_html(facts: CertificateFacts) -> str:
+    return _templates.get_template("certificate.html").render(facts=facts, font=FONT_FAMILY)
+
+
+def render_pdf(facts: CertificateFacts, output: BinaryIO) -> None:
+    """Write the (unsealed) certificate PDF to `output`."""
+    if not cjk_font_available():
+        raise CertificateFontMissingError(f"the font {FONT_FAMILY!r} is not installed")
+    import weasyprint  # noqa: PLC0415 - heavy; loaded on the first certificate
+
+    html = render_html(facts)
+    with _render_lock:
+        weasyprint.HTML(string=html, base_url=str(TEMPLATE_DIR)).write_pdf(target=output)
