@@ -10,7 +10,9 @@ from benchmarks import (
     card_acceptance,
     card_sessions_load,
     card_signature,
+    concurrent_flows,
     document_search,
+    http_client,
     sealing,
 )
 
@@ -21,6 +23,8 @@ BENCHMARKS: dict[str, Callable[[], Iterable[str]]] = {
     "card_acceptance": card_acceptance.run,
     "card_sessions_load": card_sessions_load.run,
     "document_search": document_search.run,  # issue 12: search at 100,000 documents
+    "http_client": http_client.run,  # issue 9: one HTTP client per process (TSA, OCSP)
+    "concurrent_flows": concurrent_flows.run,  # issue 9: many people at once
 }
 
 

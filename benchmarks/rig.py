@@ -65,10 +65,13 @@ def new_sender(context: ServiceContext) -> User:
     return user
 
 
-async def sent_card_document(
+def sent_card_document(
     context: ServiceContext, owner: User, source: Path, *, second_party: bool
 ) -> str:
     """Upload `source` and send it; party 1 must sign with the card. Party 1's recipient id.
+
+    Blocking, as the service functions are (PDF steps run on a private event loop of the
+    calling thread): call it from a thread with no running loop, or through `off_loop`.
 
     With `second_party`, a second party (no card) follows, so party 1's signature does
     not complete the document and the closing step stays out of what is measured.
@@ -89,5 +92,5 @@ async def sent_card_document(
             )  # fmt: skip
         db.commit()
         document_id, recipient_id = document.id, party.id
-    await send_document(context, owner, document_id, who)
+    send_document(context, owner, document_id, who)
     return recipient_id

@@ -40,6 +40,7 @@ from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import SimpleSigner
 from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.stamp import TextStamp, TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
@@ -87,7 +88,7 @@ class Rig:
         """A straightforward pyHanko script doing the same steps (its synchronous API)."""
         if fixed:
             signer: SimpleSigner = self.key.signer  # type: ignore[assignment]
-            timestamper: HTTPTimeStamper = KeepingTimeStamper(self.tsa_url)
+            timestamper: TimeStamper = KeepingTimeStamper(self.tsa_url)
         else:
             signer = SimpleSigner.load(
                 str(self.files.seal_key),

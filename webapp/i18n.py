@@ -804,16 +804,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Waiting for the QR code to be scanned.",
     ),
     "card_page_state_claimed": (
-        "スマートフォンで読み取られました。",
-        "The QR code has been scanned.",
+        "アプリにつながりました。",
+        "The app has connected.",
     ),
     "card_page_next_password": (
         "アプリで署名用パスワードを入力してください。",
         "Type your signing password in the app.",
     ),
     "card_page_next_card": (
-        "カードをスマートフォンにかざしてください。",
-        "Hold your card to the phone.",
+        "カードをスマートフォンにかざすか、カードリーダーに置いてください。",
+        "Hold your card to the phone, or put it on the card reader.",
     ),
     "card_page_stage_waiting_for_password": (
         "署名用パスワードの入力を待っています。",
@@ -1106,7 +1106,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "history_someone": ("（不明な宛先）", "(an unknown party)"),
     "history_document_uploaded": (
         "{who} が文書をアップロードしました（{pages}ページ）",
-        "{who} uploaded the document ({pages} pages)",
+        "{who} uploaded the document (pages: {pages})",
     ),
     "history_recipient_added": (
         "{who} が {party} を宛先に追加しました",
@@ -1281,9 +1281,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Please have ready: your My Number Card, its signing password (6 to 16 letters and "
         "digits), and a phone with NFC and the mynasign app, or a PC with a card reader.",
     ),
-    "card_document_completed": (
-        "すべての署名がそろい、文書が完成しました。",
-        "Every signature is in: the document is complete.",
+    "card_document_finishing": (
+        "すべての署名がそろいました。文書を仕上げています（電子署名とタイムスタンプ）。"
+        "このページは自動で更新されます。",
+        "Every signature is in. The document is being finished (seal and timestamp); this "
+        "page updates by itself.",
     ),
 }
 

@@ -78,7 +78,7 @@ def redact_record(record: logging.LogRecord) -> None:
     """Redact `record` in place (once): message, arguments, traceback and stack."""
     if getattr(record, "_mynasign_redacted", False):
         return
-    record._mynasign_redacted = True  # type: ignore[attr-defined]
+    record._mynasign_redacted = True
     if isinstance(record.msg, str):
         record.msg = redact(record.msg)
     elif record.msg is not None and not isinstance(record.msg, int | float):

@@ -52,7 +52,10 @@ class RateLimits:
         }
         storage: Storage
         if settings.redis_url:
-            storage = storage_from_string(settings.redis_url, key_prefix=key_prefix)
+            found = storage_from_string(settings.redis_url, key_prefix=key_prefix)
+            if not isinstance(found, Storage):
+                raise ValueError("MYNASIGN_REDIS_URL must be a redis:// URL (not async://)")
+            storage = found
             self.storage_kind = "redis"
         else:
             storage = MemoryStorage()

@@ -36,6 +36,7 @@ from webapp.db.engine import (
 from webapp.db.migrate import current_revision, head_revision, upgrade
 from webapp.db.models import Document, OutgoingMail
 from webapp.files import EncryptedFileStore, KeyEncryptionKey
+from webapp.http_client import close_shared_client
 from webapp.loop_watchdog import LoopWatchdog
 from webapp.mail.outbox import AttachmentLoader, OutboxWorker
 from webapp.mail.smtp import SmtpConfig
@@ -121,6 +122,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             trust_roots.append(seal_root)
         kek = KeyEncryptionKey(settings.kek_bytes)
         files = EncryptedFileStore(blob_store_for(settings))  # issue 9: local or S3
+        stack.callback(close_shared_client)  # the TSA/OCSP/CRL client, made on first use
         sessions = make_session_factory(engine)
         context = ServiceContext(
             settings=settings, sessions=sessions, files=files, kek=kek,

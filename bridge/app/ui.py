@@ -37,43 +37,52 @@ APP_ID = "jp.mynasign.bridge"
 ProviderFactory = Callable[[str | None], CardProvider]
 """Makes the card provider for the chosen reader (None: the first one / the phone's NFC)."""
 WRAP_CELLS = 34
-"""Text is wrapped to this many cells (a CJK character is two): fits a phone's width."""
+"""The default width of `wrap` in cells (a CJK character is two)."""
 ORDERS = (Order.PASSWORD_FIRST, Order.CARD_FIRST)
-CARD_STAGES = frozenset({Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT})
 
-PAD = Pack(margin=16, direction="column")
+MAX_WIDTH = 560
+"""Content wider than this reads badly: a desktop window centres a column this wide."""
+BODY_POINTS = 11
 HEADING = Pack(font_size=18, font_weight="bold", margin_bottom=12)
-TEXT = Pack(margin_bottom=10)
 TITLE = Pack(font_size=16, margin_bottom=10)
-HINT = Pack(margin_bottom=10, font_size=10, color="#555555")
-PROBLEM = Pack(margin_bottom=10, color="#b00020", font_weight="bold")
-NOTICE = Pack(margin_bottom=10, color="#0b5394")
-BUTTON = Pack(margin_top=8, height=44)
-PRIMARY = Pack(margin_top=8, height=48, font_weight="bold")
+TEXT = Pack(margin_bottom=10, font_size=BODY_POINTS)
+HINT = Pack(margin_bottom=10, font_size=10, color="#4a4a4a")
+PROBLEM = Pack(margin_bottom=10, font_size=BODY_POINTS, color="#b00020", font_weight="bold")
+NOTICE = Pack(margin_bottom=10, font_size=BODY_POINTS, color="#0b5394")
+BUTTON = Pack(margin_top=8, height=44, font_size=BODY_POINTS)
+PRIMARY = Pack(
+    margin_top=8, height=48, font_size=BODY_POINTS, font_weight="bold",
+    background_color="#1a56db", color="#ffffff",
+)  # fmt: skip
+
+
+def _cells(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
 def wrap(text: str, cells: int = WRAP_CELLS) -> str:
-    """`text` with line breaks so no line is wider than `cells` (Toga labels do not wrap)."""
+    """`text` with line breaks so no line is wider than `cells` (Toga labels do not wrap).
+
+    Latin words break at spaces, which stay at the end of the line: taking the breaks out
+    gives the text back exactly.
+    """
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        line, width = "", 0
+        line = ""
         for char in paragraph:
-            size = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-            if width + size > cells and line:
-                cut = line.rfind(" ") if size == 1 and " " in line else -1
-                if cut > 0 and char != " ":
+            if sum(map(_cells, line)) + _cells(char) > cells and line and char != " ":
+                cut = len(line)  # keep a Latin word whole: break before it
+                while _cells(char) == 1 and cut > 0 and line[cut - 1].isascii():
+                    if line[cut - 1] == " ":
+                        break
+                    cut -= 1
+                if 0 < cut < len(line):
                     lines.append(line[:cut])
-                    line = line[cut + 1 :]
-                    width = sum(
-                        2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in line
-                    )
+                    line = line[cut:]
                 else:
                     lines.append(line)
-                    line, width = "", 0
-                    if char == " ":
-                        continue
+                    line = ""
             line += char
-            width += size
         lines.append(line)
     return "\n".join(lines)
 
@@ -166,11 +175,22 @@ class CompanionApp(toga.App):
                 await self._screen_changed.wait()
         return self.screen
 
+    def _width(self) -> int:
+        """The content column's width in pixels."""
+        try:
+            window_width = int(self.window.size[0])
+        except (AttributeError, TypeError, ValueError):
+            window_width = self.window_size[0]
+        return max(240, min(window_width, MAX_WIDTH) - 32)
+
     def _show(self, name: str, *children: toga.Widget) -> None:
         set_secure_window(self, name == "password")
-        self.window.content = toga.ScrollContainer(
-            content=toga.Box(children=list(children), style=PAD), horizontal=False
+        column = toga.Box(
+            children=list(children),
+            style=Pack(direction="column", margin=16, width=self._width()),
         )
+        row = toga.Box(children=[column], style=Pack(direction="row", justify_content="center"))
+        self.window.content = toga.ScrollContainer(content=row, horizontal=False)
         self.screen = name
         self._screen_changed.set()
 
@@ -183,9 +203,16 @@ class CompanionApp(toga.App):
                 self._reconnects_shown = runner.reconnects
                 self._set_label("resumed", self.t("app_resumed", count=runner.reconnects))
 
+    def _cells(self, style: Pack) -> int:
+        """How many cells (a CJK character is two) fit the column in `style`'s font."""
+        points = style.font_size if isinstance(style.font_size, int | float) else BODY_POINTS
+        return max(16, int(self._width() / (0.7 * float(points))))
+
     def _set_label(self, widget_id: str, text: str) -> None:
         with contextlib.suppress(KeyError):
-            self.window.widgets[widget_id].text = wrap(text)
+            label = self.window.widgets[widget_id]
+            label.text = wrap(text, self._cells(label.style))
+            label.style.display = "pack" if text else "none"
 
     def _time_left(self) -> str:
         if self.request is None:
@@ -200,7 +227,9 @@ class CompanionApp(toga.App):
     # --- widgets ------------------------------------------------------------------------
 
     def _label(self, text: str, style: Pack = TEXT, widget_id: str | None = None) -> toga.Label:
-        return toga.Label(wrap(text), id=widget_id, style=style)
+        style = style.copy()
+        style.display = "pack" if text else "none"  # an empty line takes no room
+        return toga.Label(wrap(text, self._cells(style)), id=widget_id, style=style)
 
     def _button(
         self,
@@ -222,7 +251,8 @@ class CompanionApp(toga.App):
         ]
 
     def _notice_label(self) -> toga.Label:
-        notice, self._notice = self._notice, None
+        """The last problem (a wrong password, the card taken away) until the next answer."""
+        notice = self._notice
         text = "" if notice is None else self.t(notice.key, **notice.params)
         return self._label(text, PROBLEM, "problem")
 
@@ -396,6 +426,7 @@ class CompanionApp(toga.App):
             return
         typed = field.value
         field.value = ""  # the field forgets it at once; the core drops it after the burst
+        self._notice = None
         set_secure_window(self, False)
         reply.give(typed)
         del typed

@@ -81,6 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _PkiHttpServer
     protocol_version = "HTTP/1.1"
     server_version = "jpkisim-pki/1"
+    # headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms) on every request of a kept-alive connection
+    disable_nagle_algorithm = True
     _note = ""
 
     def do_GET(self) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from webapp.archive.pdf import NewestTimestamp, newest_timestamp, renew_archive_timestamp
 from webapp.db.models import ActorKind, ArchiveState, Document, DocumentStatus, RevisionKind
 from webapp.errors import DomainError
+from webapp.offload import off_loop
 from webapp.pdf import SealingError
 from webapp.services import revisions
 from webapp.services.context import ServiceContext
@@ -115,7 +116,7 @@ def _is_due(found: NewestTimestamp, now: datetime.datetime, window: datetime.tim
     return found.tsa_expires_at <= now + window
 
 
-async def _renew(
+def _renew(
     ctx: ServiceContext, trust_roots: Sequence[bytes], document_id: str, base: int, blob: str,
     found: NewestTimestamp,
 ) -> NewestTimestamp | None:  # fmt: skip
@@ -134,7 +135,7 @@ async def _renew(
         except SealingError as exc:
             raise sealing_failure(exc) from None
 
-    new = await revisions.next_revision(ctx, document, blob, RevisionKind.FINAL, [step])
+    new = revisions.next_revision(ctx, document, blob, RevisionKind.FINAL, [step])
     try:
         with revisions.decrypted_copy(ctx, document, new.blob.blob_name) as plain:
             renewed = newest_timestamp(plain)
@@ -168,39 +169,45 @@ async def renew_due(
     *,
     window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> RenewalReport:
-    """One round over every finished document (see the module docstring).
+    """One round over every finished document (see the module docstring), in a worker
+    thread: the event loop goes on meanwhile.
 
     `trust_roots` (DER) validate the newest timestamp's TSA; by default the sealer's.
     """
     roots = list(trust_roots) if trust_roots is not None else ctx.sealer.trust_roots
-    import asyncio  # noqa: PLC0415 - only the round itself hops threads
+    return await off_loop(renew_due_blocking, ctx, roots, window_days)
 
+
+def renew_due_blocking(
+    ctx: ServiceContext, trust_roots: Sequence[bytes], window_days: int
+) -> RenewalReport:
+    """`renew_due` in the calling thread (never on the event loop)."""
     window = datetime.timedelta(days=window_days)
     report = RenewalReport()
     done: list[str] = []
-    while (document_id := await asyncio.to_thread(_claim, ctx, window, done)) is not None:
+    while (document_id := _claim(ctx, window, done)) is not None:
         done.append(document_id)
         try:
-            base, blob, found = await asyncio.to_thread(_examine, ctx, document_id)
+            base, blob, found = _examine(ctx, document_id)
             report.examined += 1
             if _is_due(found, ctx.now(), window):
-                renewed = await _renew(ctx, roots, document_id, base, blob, found)
+                renewed = _renew(ctx, trust_roots, document_id, base, blob, found)
                 if renewed is not None:
                     report.renewed.append(document_id)
                     found, base = renewed, base + 1
-            await asyncio.to_thread(
-                _release, ctx, document_id, examined_revision=base,
+            _release(
+                ctx, document_id, examined_revision=base,
                 timestamp_expires_at=found.tsa_expires_at, weak_algorithm=found.weak_algorithm,
                 last_error=None, **_renewal_fields(ctx, document_id in report.renewed),
             )  # fmt: skip
         except DomainError as exc:
             log.warning("archive: document %s not renewed: %s", document_id, exc.code)
             report.failed[document_id] = exc.code
-            await asyncio.to_thread(_release, ctx, document_id, last_error=exc.code)
+            _release(ctx, document_id, last_error=exc.code)
         except Exception as exc:
             log.exception("archive: document %s failed", document_id)
             report.failed[document_id] = type(exc).__name__
-            await asyncio.to_thread(_release, ctx, document_id, last_error=type(exc).__name__)
+            _release(ctx, document_id, last_error=type(exc).__name__)
     return report
 
 

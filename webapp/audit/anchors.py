@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
+from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.sign.validation.status import TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
@@ -35,6 +36,7 @@ from webapp.db.leases import leased
 from webapp.db.models import AuditAnchor, AuditEvent
 from webapp.mail.messages import JST
 from webapp.offload import off_loop, run_pdf_step
+from webapp.pdf import TimestampUnavailable
 from webapp.services.context import ServiceContext
 from webapp.services.periodic import PeriodicTask
 
@@ -151,12 +153,15 @@ def anchor_round(ctx: ServiceContext) -> list[AuditAnchor]:
         with ctx.sessions() as db:
             has_today = db.scalar(select(AuditAnchor.id).where(AuditAnchor.day == today))
             uncovered = _uncovered_completion(db)
-        if has_today is None and (anchor := _make_anchor(ctx, DAILY, day=today)) is not None:
-            made.append(anchor)
-            uncovered = None  # the daily anchor covers every completion before it
-        if uncovered is not None:
-            anchor = _make_anchor(ctx, COMPLETION, document_id=uncovered)
-            made.extend([anchor] if anchor is not None else [])
+        try:
+            if has_today is None and (anchor := _make_anchor(ctx, DAILY, day=today)):
+                made.append(anchor)
+                uncovered = None  # the daily anchor covers every completion before it
+            if uncovered is not None:
+                anchor = _make_anchor(ctx, COMPLETION, document_id=uncovered)
+                made.extend([anchor] if anchor is not None else [])
+        except (TimestampUnavailable, TimestampRequestError, OSError) as exc:
+            log.warning("audit anchor not made this round (the TSA): %s", exc)
     return made
 
 

@@ -11,11 +11,11 @@ nextUpdate, thisUpdate at most `MAX_AGE_WITHOUT_NEXT_UPDATE` old).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import secrets
 from typing import Literal
 
-import aiohttp
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -31,6 +31,7 @@ from webapp.card_validation.revocation import (
     is_valid_at,
     verify_signature,
 )
+from webapp.http_client import HttpFetchError, shared_client
 
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_AGE_WITHOUT_NEXT_UPDATE = datetime.timedelta(hours=1)
@@ -74,30 +75,20 @@ class OcspRevocationChecker:
         return read_ocsp_answer(body, certificate, issuer, at, nonce)
 
     async def _post(self, request_der: bytes) -> bytes:
-        timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-        headers = {
-            "Content-Type": "application/ocsp-request",
-            "Accept": "application/ocsp-response",
-        }
+        """POST the request through the process's one HTTP client (kept-alive connections)."""
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.post(self.responder_url, data=request_der, headers=headers) as response,
-            ):
-                if response.status != 200:
-                    raise RevocationUnavailableError(
-                        f"the OCSP responder answered HTTP {response.status}"
-                    )
-                body = bytearray()
-                async for chunk in response.content.iter_chunked(16 * 1024):
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise RevocationUnavailableError("the OCSP response is too large")
-                return bytes(body)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            answer = await asyncio.to_thread(
+                shared_client().post, self.responder_url, request_der,
+                content_type="application/ocsp-request", accept="application/ocsp-response",
+                timeout=self.timeout_seconds, max_bytes=MAX_RESPONSE_BYTES,
+            )  # fmt: skip
+        except HttpFetchError as exc:
             raise RevocationUnavailableError(
-                f"the OCSP responder could not be reached: {type(exc).__name__}: {exc}"
+                f"the OCSP responder could not be reached: {exc}"
             ) from exc
+        if answer.status != 200:
+            raise RevocationUnavailableError(f"the OCSP responder answered HTTP {answer.status}")
+        return answer.body
 
 
 def read_ocsp_answer(

@@ -71,7 +71,7 @@ def render_pdf(facts: CertificateFacts, output: BinaryIO) -> None:
     """Write the (unsealed) certificate PDF to `output`."""
     if not cjk_font_available():
         raise CertificateFontMissingError(f"the font {FONT_FAMILY!r} is not installed")
-    import weasyprint  # noqa: PLC0415 - heavy; loaded on the first certificate
+    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, loaded when needed
 
     html = render_html(facts)
     with _render_lock:

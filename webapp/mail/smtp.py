@@ -8,11 +8,13 @@ recipient or this message is not.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,21 +109,30 @@ async def send_mail(
     to: str,
     attachment: tuple[str, bytes] | None = None,
 ) -> None:
-    """Hand one mail to the configured server, or raise `MailDeliveryError`."""
-    email = build_email(config, message, to, attachment)
+    """Hand one mail to the configured server, or raise `MailDeliveryError`.
+
+    The message is built and flattened to bytes, and the TLS context (the CA bundle) made,
+    in a worker thread: a PDF attachment takes the interpreter for tens of milliseconds,
+    which the event loop must not wait for.
+    """
+    raw, tls_context, local_hostname = await asyncio.to_thread(
+        _prepare, config, message, to, attachment
+    )
     password = config.password.get_secret_value() if config.password is not None else None
     try:
         await aiosmtplib.send(
-            email,
+            raw,
+            sender=parseaddr(config.mail_from)[1],
+            recipients=[to],
             hostname=config.host,
             port=config.port,
             username=config.username,
             password=password,
             use_tls=config.security == "tls",
             start_tls=config.security == "starttls",
-            tls_context=config.tls_context(),
+            tls_context=tls_context,
             timeout=config.timeout,
-            local_hostname=config.local_hostname or socket.gethostname(),
+            local_hostname=local_hostname,
         )
     except aiosmtplib.SMTPRecipientsRefused as error:
         permanent = all(refusal.code >= 500 for refusal in error.recipients)
@@ -133,6 +144,15 @@ async def send_mail(
         raise MailDeliveryError(_describe(error), retryable=not permanent) from error
     except (aiosmtplib.SMTPException, OSError) as error:  # down, timeouts, TLS, login
         raise MailDeliveryError(_describe(error), retryable=True) from error
+
+
+def _prepare(
+    config: SmtpConfig, message: MailMessage, to: str, attachment: tuple[str, bytes] | None
+) -> tuple[bytes, ssl.SSLContext | None, str]:
+    """The mail as SMTP bytes (CRLF lines), the TLS context and this host's name."""
+    email = build_email(config, message, to, attachment)
+    raw = email.as_bytes(policy=SMTP_POLICY)
+    return raw, config.tls_context(), config.local_hostname or socket.gethostname()
 
 
 def _describe(error: Exception) -> str:

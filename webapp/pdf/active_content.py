@@ -43,19 +43,19 @@ class ActiveContentFinder:
     def look_at(
         self,
         entry: generic.DictionaryObject,
-        resolve: Callable[[generic.PdfObject], generic.PdfObject],
+        name_of: Callable[[generic.PdfObject], str | None],
     ) -> None:
-        """Note what `entry` holds (its action type and subtype resolved with `resolve`)."""
+        """Note what `entry` holds (`name_of` reads its action type and subtype)."""
         if any(key in entry for key in _SCRIPT_KEYS):
             self.found.add("/JavaScript")
         if "/XFA" in entry:
             self.found.add("/XFA")
-        action = resolve(entry.raw_get("/S")) if "/S" in entry else None
+        action = name_of(entry.raw_get("/S")) if "/S" in entry else None
         if action in _REFUSED_ACTIONS:
-            self.found.add(str(action))
+            self.found.add(action)
         elif action == "/GoToE" and "/F" in entry:
             self.found.add("/GoToE")
-        subtype = resolve(entry.raw_get("/Subtype")) if "/Subtype" in entry else None
+        subtype = name_of(entry.raw_get("/Subtype")) if "/Subtype" in entry else None
         if subtype == "/RichMedia":
             self.found.add("/RichMedia")
 

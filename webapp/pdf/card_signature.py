@@ -20,7 +20,8 @@ from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_cms import ExternalSigner
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.timestamps import TimestampRequestError
+from pyhanko.sign.timestamps.api import TimeStamper
 
 from webapp.pdf.errors import PdfError, TimestampUnavailable
 from webapp.pdf.seal import DIGEST_ALGORITHM, IO_CHUNK
@@ -115,7 +116,7 @@ async def embed_card_signature(
     document: BinaryIO,
     prepared: PreparedCardSignature,
     cms_der: bytes,
-    timestamper: HTTPTimeStamper,
+    timestamper: TimeStamper,
 ) -> None:
     """Timestamp the card's signature and write the CMS into `document`, in place.
 

@@ -7,8 +7,9 @@ page tree, the form and the attachments, and last a dry run of what sending does
 document ID stamp and a signature field, written to memory with pyHanko. Whatever passes
 can be stamped, sealed, signed with a card and completed.
 
-Runs in the sandbox process of `webapp.pdf.sandbox`, which bounds its time and memory;
-its own deadline (checked on every read) gives the clearer refusal first.
+Runs in the sandbox process of `webapp.pdf.sandbox`, which bounds its time and memory (a
+loop inside pyHanko ends there); its own deadline, checked between objects and steps, ends
+the check's own loops. Both refuse with `pdf_too_complex`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from webapp.pdf.errors import PdfRejected
 from webapp.pdf.id_stamp import write_document_id
 from webapp.pdf.limits import CheckLimits, Deadline
 from webapp.pdf.refusals import TEXTS, refusal
-from webapp.pdf.scan import DeadlineStream, scan_objects
+from webapp.pdf.scan import scan_objects
 from webapp.pdf.structure import Attachment, check_form, check_page_tree, embedded_files
 
 HEADER = re.compile(rb"%PDF-\d\.\d")
@@ -70,11 +71,7 @@ def _check(data: bytes, limits: CheckLimits, max_pages: int, deadline: Deadline)
     if not data:
         raise refusal("empty")
     _check_frame(data, limits)
-    reader = PdfFileReader(
-        DeadlineStream(io.BytesIO(data), deadline),
-        strict=True,
-        decode_limits=limits.decode_limits(),
-    )
+    reader = PdfFileReader(io.BytesIO(data), strict=True, decode_limits=limits.decode_limits())
     if reader.encrypted:
         raise refusal("encrypted")
     scanned = scan_objects(reader, limits, deadline, len(data))
@@ -110,9 +107,11 @@ def _check_frame(data: bytes, limits: CheckLimits) -> None:
 def _dry_run(data: bytes, deadline: Deadline) -> None:
     """Do in memory what sending does: stamp the ID, then prepare a signature field."""
     stamped = io.BytesIO()
-    write_document_id(DeadlineStream(io.BytesIO(data), deadline), stamped, DRY_RUN_ID)  # type: ignore[arg-type]
+    deadline.check()
+    write_document_id(io.BytesIO(data), stamped, DRY_RUN_ID)
     stamped.seek(0)
-    writer = IncrementalPdfFileWriter(DeadlineStream(stamped, deadline), strict=True)
+    deadline.check()
+    writer = IncrementalPdfFileWriter(stamped, strict=True)
     metadata = PdfSignatureMetadata(
         field_name=DRY_RUN_FIELD, md_algorithm="sha256", subfilter=SigSeedSubFilter.PADES
     )

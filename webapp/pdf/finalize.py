@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import BinaryIO
 
-import aiohttp
 from asn1crypto import ocsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.timestamps import TimestampRequestError
+from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.validation import EmbeddedPdfSignature
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 from pyhanko_certvalidator import ValidationContext
@@ -27,9 +27,9 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
-from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.path import ValidationPath
 
+from webapp.http_client import PooledFetcherBackend
 from webapp.pdf.errors import SealingError, TimestampUnavailable, ValidationDataUnavailable
 
 DOCUMENT_TIMESTAMP_FIELD = "mynasign-archive-timestamp"
@@ -38,7 +38,7 @@ FETCH_TIMEOUT_SECONDS = 10
 
 async def add_validation_data_and_document_timestamp(
     document: BinaryIO,
-    timestamper: HTTPTimeStamper,
+    timestamper: TimeStamper,
     trust_roots: Sequence[x509.Certificate],
     md_algorithm: str,
     *,
@@ -54,35 +54,34 @@ async def add_validation_data_and_document_timestamp(
     """
     document.seek(0)
     writer = IncrementalPdfFileWriter(document, strict=True)
-    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        context = ValidationContext(
-            trust_roots=list(trust_roots),
-            allow_fetching=True,
-            revocation_mode="hard-fail",
-            ocsps=[ocsp.OCSPResponse.load(der) for der in known_ocsp_responses],
-            fetcher_backend=AIOHttpFetcherBackend(session),
+    # OCSP, CRL and issuer fetches go through the process's one HTTP client
+    context = ValidationContext(
+        trust_roots=list(trust_roots),
+        allow_fetching=True,
+        revocation_mode="hard-fail",
+        ocsps=[ocsp.OCSPResponse.load(der) for der in known_ocsp_responses],
+        fetcher_backend=PooledFetcherBackend(FETCH_TIMEOUT_SECONDS),
+    )
+    paths: list[ValidationPath] = []
+    for signature in writer.prev.embedded_signatures:
+        paths.extend(await _paths_of(signature, context))
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer, None, paths=paths, validation_context=context
+    )
+    stamper = PdfTimeStamper(timestamper, field_name=DOCUMENT_TIMESTAMP_FIELD)
+    try:
+        await stamper.async_timestamp_pdf(
+            writer,
+            md_algorithm,
+            validation_context=context,
+            dss_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+            in_place=True,
+            chunk_size=chunk_size,
         )
-        paths: list[ValidationPath] = []
-        for signature in writer.prev.embedded_signatures:
-            paths.extend(await _paths_of(signature, context))
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, paths=paths, validation_context=context
-        )
-        stamper = PdfTimeStamper(timestamper, field_name=DOCUMENT_TIMESTAMP_FIELD)
-        try:
-            await stamper.async_timestamp_pdf(
-                writer,
-                md_algorithm,
-                validation_context=context,
-                dss_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
-                in_place=True,
-                chunk_size=chunk_size,
-            )
-        except TimestampRequestError as exc:
-            raise TimestampUnavailable(str(exc)) from exc
-        except ValidationError as exc:  # the TSA's own certificate
-            raise _certificate_problem(exc) from exc
+    except TimestampRequestError as exc:
+        raise TimestampUnavailable(str(exc)) from exc
+    except ValidationError as exc:  # the TSA's own certificate
+        raise _certificate_problem(exc) from exc
 
 
 async def _paths_of(

@@ -18,8 +18,10 @@ from __future__ import annotations
 from typing import Any, Self
 
 from asn1crypto import cms
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.timestamps.common_utils import handle_tsp_response
+
+from webapp.http_client import PooledTimeStamper
 
 
 class _Frozen:
@@ -58,8 +60,9 @@ class FrozenAttributes(_Frozen, cms.CMSAttributes):  # type: ignore[misc]
     """Signed attributes that always encode as the DER that was signed."""
 
 
-class KeepingTimeStamper(HTTPTimeStamper):
-    """pyHanko's HTTP timestamp client, returning tokens as `FrozenContentInfo`."""
+class KeepingTimeStamper(PooledTimeStamper):
+    """The HTTP timestamp client (on the process's shared HTTP client, `webapp.http_client`),
+    returning tokens as `FrozenContentInfo`."""
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
         nonce, request = self.request_cms(message_digest, md_algorithm)  # type: ignore[no-untyped-call]

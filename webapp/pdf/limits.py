@@ -31,8 +31,9 @@ class CheckLimits:
     """Wall-clock time for the whole check, its sandbox process included."""
     memory_bytes: int = 1536 * MiB
     """Address space of the sandbox process that parses the file."""
-    max_objects: int = 250_000
-    """Object definitions in the file, every revision counted."""
+    max_objects: int = 100_000
+    """Object definitions in the file, every revision counted (pyHanko parses about 10,000
+    a second; a 1,000-page contract has a few thousand)."""
     max_revisions: int = 200
     """Cross-reference sections (the original and its incremental updates)."""
     max_nesting: int = 64

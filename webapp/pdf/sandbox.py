@@ -216,6 +216,7 @@ def _child(conn: socket.socket, header: bytes) -> None:
     data = b"".join(parts)
     del parts
     remaining = max(1.0, limits.seconds - (time.monotonic() - started))
+    verdict: dict[str, object]
     try:
         result = check_pdf_bytes(data, replace(limits, seconds=remaining), int(max_pages))
     except PdfRejected as exc:

@@ -13,15 +13,14 @@ active content (`webapp.pdf.active_content`) and chains of references.
 from __future__ import annotations
 
 import io
-import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.rw_common import PdfHandler
 from pyhanko.pdf_utils.xref import ObjStreamRef, XRefSectionData
 
 from webapp.pdf.active_content import ActiveContentFinder
@@ -31,41 +30,6 @@ from webapp.pdf.refusals import refusal
 CHAIN = ("参照の連鎖", "a chain of references")
 NESTING = ("配列・辞書の入れ子", "arrays and dictionaries inside one another")
 STREAM = ("ページ等のデータ", "the data of a page or another part")
-
-
-class DeadlineStream(io.RawIOBase):
-    """A seekable byte stream that gives up with `pdf_too_complex` once the deadline passed.
-
-    pyHanko reads the file through it, a byte at a time in places: every read checks the
-    clock, so no parsing path can run on past the check's time.
-    """
-
-    def __init__(self, inner: BinaryIO, deadline: Deadline) -> None:
-        super().__init__()
-        self._inner = inner
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        self._deadline.check()
-        return self._inner.read(-1 if size is None else size)
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        self._deadline.check()
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._inner.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._inner.tell()
 
 
 @dataclass
@@ -105,7 +69,7 @@ def scan_objects(
                 deadline.check()
                 ref = generic.Reference(idnum, generation, reader)
                 live = revision == current or xrefs[ref] == offset
-                obj = reader.get_object(ref) if live else reader.get_object(ref, revision)
+                obj = reader.get_object(ref) if live else reader.get_object(ref, revision)  # type: ignore[no-untyped-call]
                 _walk(reader, obj, limits, result, deadline)
             by_stream: dict[int, None] = dict.fromkeys(
                 location.obj_stream_id for location in data.xrefs_in_objstm.values()
@@ -136,7 +100,8 @@ def _object_stream(
     deadline: Deadline,
 ) -> Iterator[generic.PdfObject]:
     """The objects of one object stream, decoded once; the live ones are cached in `reader`."""
-    stream = reader.get_object(stream_ref) if live else reader.get_object(stream_ref, revision)
+    get = reader.get_object
+    stream = get(stream_ref) if live else get(stream_ref, revision)  # type: ignore[no-untyped-call]
     if not isinstance(stream, generic.StreamObject) or stream.get("/Type") != "/ObjStm":
         raise misc.PdfReadError("an object stream reference that is not an object stream")
     count, first = stream["/N"], stream["/First"]
@@ -145,13 +110,13 @@ def _object_stream(
         raise misc.PdfReadError("object stream /N or /First is not a number")
     if not (0 <= count <= min(limits.max_objects, len(data)) and 0 <= first <= len(data)):
         raise misc.PdfReadError("object stream /N or /First out of range")
-    body = DeadlineStream(io.BytesIO(data), deadline)
+    body = io.BytesIO(data)
     header: list[tuple[int, int]] = []
     for _ in range(count):
-        misc.read_non_whitespace(body, seek_back=True)
-        objnum = generic.NumberObject.read_from_stream(body)
-        misc.read_non_whitespace(body, seek_back=True)
-        offset = generic.NumberObject.read_from_stream(body)
+        misc.read_non_whitespace(body, seek_back=True)  # type: ignore[no-untyped-call]
+        objnum = generic.NumberObject.read_from_stream(body)  # type: ignore[no-untyped-call]
+        misc.read_non_whitespace(body, seek_back=True)  # type: ignore[no-untyped-call]
+        offset = generic.NumberObject.read_from_stream(body)  # type: ignore[no-untyped-call]
         header.append((int(objnum), int(offset)))
     first_index: dict[int, int] = {}
     for index, (objnum, _) in enumerate(header):
@@ -167,7 +132,7 @@ def _object_stream(
         if live and entry == ObjStreamRef(stream_ref.idnum, index):
             if first_index[objnum] != index:  # pyHanko (strict) would stop at the first one
                 raise misc.PdfStrictReadError("object listed twice in an object stream")
-            reader.cache_indirect_object(0, objnum, obj)
+            reader.cache_indirect_object(0, objnum, obj)  # type: ignore[no-untyped-call]
         yield obj
 
 
@@ -190,7 +155,7 @@ def _walk(
         if depth > limits.max_nesting:
             raise refusal("structure_too_deep", what=NESTING)
         if isinstance(item, generic.DictionaryObject):
-            result.active.look_at(item, lambda value: resolve(value, limits))
+            result.active.look_at(item, lambda value: name_of(value, limits))
             pending.extend((item.raw_get(key), depth + 1) for key in item)
         elif isinstance(item, generic.ArrayObject):
             pending.extend((item.raw_get(index), depth + 1) for index in range(len(item)))
@@ -202,10 +167,16 @@ def resolve(value: generic.PdfObject, limits: CheckLimits) -> generic.PdfObject:
         if not isinstance(value, generic.IndirectObject):
             return value
         handler = value.reference.pdf
-        if handler is None:
+        if not isinstance(handler, PdfHandler):
             return generic.NullObject()
         value = handler.get_object(value.reference)
     raise refusal("structure_too_deep", what=CHAIN)
+
+
+def name_of(value: generic.PdfObject, limits: CheckLimits) -> str | None:
+    """The PDF name `value` is (after references), or None if it is something else."""
+    resolved = resolve(value, limits)
+    return str(resolved) if isinstance(resolved, generic.NameObject) else None
 
 
 def _measure_flate(
@@ -220,7 +191,7 @@ def _measure_flate(
     filters = resolve(stream.raw_get("/Filter"), limits) if "/Filter" in stream else None
     if isinstance(filters, generic.ArrayObject) and len(filters) == 1:
         filters = resolve(filters.raw_get(0), limits)
-    if filters != "/FlateDecode":
+    if filters is None or name_of(filters, limits) != "/FlateDecode":
         return
     inflater = zlib.decompressobj()
     pending = stream.encoded_data

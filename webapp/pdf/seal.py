@@ -36,6 +36,10 @@ FINAL_SEAL_REASON = "締結完了 / Completed"
 class Sealer:
     """Seals PDFs with the platform's key; timestamps come from the TSA at `timestamper_url`.
 
+    Timestamps, and the OCSP/CRL fetches of `finalize`, go through the process's one HTTP
+    client (`webapp.http_client`: kept-alive connections, the CA bundle loaded once), which
+    works from whichever event loop or worker thread a step runs on.
+
     `trust_roots` (DER) are the roots every signature in a finished document chains to:
     the seal's root, the TSA's root and the JPKI signing roots. They are used to build
     the certificate paths whose validation data goes into the DSS.

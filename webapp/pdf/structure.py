@@ -18,10 +18,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from webapp.pdf.limits import CheckLimits, Deadline
 from webapp.pdf.refusals import Words, refusal
-from webapp.pdf.scan import resolve
+from webapp.pdf.scan import name_of, resolve
 
 RESERVED_FIELD_PREFIX = "mynasign"
 """The service's own signature fields are named so; a file may not bring one."""
+_STRINGS = (generic.TextStringObject, generic.ByteStringObject)
 _MAX_BOX = 14_400 * 100  # points: the largest page PDF allows, with room for /UserUnit
 
 
@@ -68,7 +69,7 @@ def check_page_tree(
             raise _tree_problem("ページが辞書ではありません", "a page is not a dictionary")
         _check_parent(node, nodes[parent][0] if parent >= 0 else None)
         has_box = _check_boxes(node, limits) or has_box
-        kind = resolve(node.raw_get("/Type"), limits) if "/Type" in node else None
+        kind = name_of(node.raw_get("/Type"), limits) if "/Type" in node else None
         if kind == "/Pages":
             count, kids = _pages_node(node, limits)
             index = len(nodes)
@@ -195,10 +196,11 @@ def check_form(reader: PdfFileReader, limits: CheckLimits, deadline: Deadline) -
         field = resolve(raw, limits)
         if not isinstance(field, generic.DictionaryObject):
             raise _form_problem("入力欄が辞書ではありません", "a field is not a dictionary")
-        field_type = resolve(field.raw_get("/FT"), limits) if "/FT" in field else None
+        field_type = name_of(field.raw_get("/FT"), limits) if "/FT" in field else None
         is_sig = field_type == "/Sig" or (field_type is None and inherited_sig)
-        name = resolve(field.raw_get("/T"), limits) if "/T" in field else None
-        if top and isinstance(name, str) and name.lower().startswith(RESERVED_FIELD_PREFIX):
+        raw_name = resolve(field.raw_get("/T"), limits) if "/T" in field else None
+        name = _text(raw_name) if isinstance(raw_name, _STRINGS) else ""
+        if top and name.lower().startswith(RESERVED_FIELD_PREFIX):
             raise _form_problem(
                 f"サービスが使う名前の入力欄（{name}）があります",
                 f"a field has a name the service uses ({name})",
@@ -258,12 +260,12 @@ def _page_attachments(page: generic.DictionaryObject, limits: CheckLimits) -> li
     annots = resolve(page.raw_get("/Annots"), limits) if "/Annots" in page else None
     if not isinstance(annots, generic.ArrayObject):
         return []
-    found = []
+    found: list[Attachment] = []
     for index in range(len(annots)):
         annot = resolve(annots.raw_get(index), limits)
         if not isinstance(annot, generic.DictionaryObject) or "/FS" not in annot:
             continue
-        subtype = resolve(annot.raw_get("/Subtype"), limits) if "/Subtype" in annot else None
+        subtype = name_of(annot.raw_get("/Subtype"), limits) if "/Subtype" in annot else None
         if subtype == "/FileAttachment":
             spec = resolve(annot.raw_get("/FS"), limits)
             if isinstance(spec, generic.DictionaryObject) and "/EF" in spec:

@@ -10,12 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from webapp.audit.access import record_download, record_view
 from webapp.db.models import DocumentStatus, Recipient
 from webapp.errors import DomainError, GoneError, NotFoundError, UnauthorizedError
 from webapp.i18n import request_language
+from webapp.page_images import document_outline, page_png
 from webapp.pages import PageDb, context_of, redirect, render, require_csrf
 from webapp.rate_limits import limited
 from webapp.routers.api_documents import pdf_response
@@ -65,9 +66,11 @@ def _open_page(
 def _document_page(request: Request, recipient: Recipient, token: str) -> HTMLResponse:
     document = recipient.document
     can_act = recipient.status in OPEN_STATUSES and document.status is DocumentStatus.SENT
+    db = object_session(recipient)  # issue 12: the pages as images, and the attachments
+    pages = document_outline(context_of(request), db, document) if db is not None else None
     return render(
         request, "r_document.html", token=token, document=document, recipient=recipient,
-        can_act=can_act, completed=document.status is DocumentStatus.COMPLETED,
+        can_act=can_act, completed=document.status is DocumentStatus.COMPLETED, pages=pages,
     )  # fmt: skip
 
 
@@ -136,6 +139,16 @@ def pdf(
     )  # fmt: skip
     db.commit()  # issue 12: the download is on record before a byte is sent
     return pdf_response(context_of(request), document, revision.blob_name)
+
+
+@router.get("/{token}/page/{number}")
+def page_image(
+    request: Request, token: str, number: int, session: PartySession, db: PageDb
+) -> Response:
+    """One page of the document as a PNG (issue 12: readable on a phone); this party only."""
+    recipient = _party(request, db, token, session)
+    png = page_png(context_of(request), db, recipient.document, number)
+    return Response(png, media_type="image/png")
 
 
 @router.get("/{token}/agree")

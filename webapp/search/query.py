@@ -127,7 +127,7 @@ def _conditions(owner_id: str, search: DocumentSearch) -> list[ColumnElement[boo
     return where
 
 
-def search_statement(owner_id: str, search: DocumentSearch) -> Select[tuple[Document]]:
+def search_statement(owner_id: str, search: DocumentSearch) -> Select[Document]:
     """The owner's documents matching `search`, in the asked order (empty values last)."""
     column = _SORT_COLUMNS[search.sort]
     direction = column.desc() if search.descending else column.asc()

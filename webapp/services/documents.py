@@ -230,7 +230,10 @@ def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit
 async def _stamp(
     source: BinaryIO, output: BinaryIO, *, document_id: str, certificate_id: str
 ) -> None:
-    stamp_document_id(source, output, document_id, certificate_id)  # a worker's private loop
+    try:  # issue 10: the upload check runs again first; a file it refuses gets its words
+        stamp_document_id(source, output, document_id, certificate_id)  # a worker's loop
+    except PdfRejected as exc:
+        raise DomainError(f"pdf_{exc.code}", messages=(exc.message_ja, exc.message_en)) from None
 
 
 def cancel_document(

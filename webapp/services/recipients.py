@@ -136,7 +136,8 @@ LOCK_CAP = datetime.timedelta(days=1)
 def lock_duration(ctx: ServiceContext, earlier_locks: int) -> datetime.timedelta:
     """15 minutes (the setting) for the first lock, then twice as long each time, up to a day."""
     base = datetime.timedelta(minutes=ctx.settings.access_code_lock_minutes)
-    return min(base * 2 ** min(earlier_locks, 16), LOCK_CAP)
+    longer: datetime.timedelta = base * 2 ** min(earlier_locks, 16)
+    return min(longer, LOCK_CAP)
 
 
 def _refuse_while_locked(

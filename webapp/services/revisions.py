@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from webapp.files import StoredBlob
 from webapp.offload import run_pdf_step
 from webapp.services.context import ServiceContext
 
-PdfStep = Callable[[BinaryIO, BinaryIO], Awaitable[None]]
+PdfStep = Callable[[BinaryIO, BinaryIO], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,16 @@
   follow();
   root.setAttribute("data-running", "1"); // the countdown and the feed have started
 })();
+
+// The party's document page right after the last signature (issue 12.7): the service is
+// finishing the document (seal and timestamp); look again until it says "complete".
+(function () {
+  var finishing = document.querySelector("[data-finishing]");
+  if (!finishing) {
+    return;
+  }
+  var seconds = Number(finishing.getAttribute("data-finishing")) || 3;
+  window.setTimeout(function () {
+    window.location.reload();
+  }, seconds * 1000);
+})();

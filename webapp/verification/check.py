@@ -17,7 +17,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -178,8 +178,10 @@ def _one(
 ) -> tuple[SignatureReport, bool]:
     """The report of one signature, and whether it is a valid document timestamp."""
     is_timestamp = signature.sig_object_type == "/DocTimeStamp"
-    base = {"field_name": signature.field_name or "", "kind":
-            "document_timestamp" if is_timestamp else "signature"}  # fmt: skip
+    kind_name: Literal["signature", "document_timestamp"] = (
+        "document_timestamp" if is_timestamp else "signature"
+    )
+    field_name = signature.field_name or ""
     try:
         cert = signature.signer_cert
     except Exception:
@@ -201,7 +203,8 @@ def _one(
     except Exception as exc:
         log.info("verification: signature %s failed: %s", signature.field_name, type(exc).__name__)
         report = SignatureReport(
-            **base, signer_kind="tsa" if is_timestamp else _signer_kind(cert, None, roots),
+            field_name=field_name, kind=kind_name,
+            signer_kind="tsa" if is_timestamp else _signer_kind(cert, None, roots),
             signer=_name(cert, False), certificate_serial=_serial(cert),
             certificate_issuer=_issuer(cert), signed_at=None, time_source=None, intact=False,
             trusted=False, covers_whole_file=False, level=None,
@@ -211,7 +214,7 @@ def _one(
     kind: SignerKind = "tsa" if is_timestamp else _signer_kind(cert, _root_of(status), roots)
     intact = bool(status.intact and status.valid)
     report = SignatureReport(
-        **base, signer_kind=kind, signer=_name(cert, kind == "card"),
+        field_name=field_name, kind=kind_name, signer_kind=kind, signer=_name(cert, kind == "card"),
         certificate_serial=_serial(cert), certificate_issuer=_issuer(cert),
         signed_at=_utc(signed_at), time_source=source if signed_at else None,  # type: ignore[arg-type]
         intact=intact, trusted=bool(status.trusted),

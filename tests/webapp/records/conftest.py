@@ -20,6 +20,7 @@ from tests.webapp.card.conftest import (
     signature_frame,
 )
 from tests.webapp.conftest import Service
+from tests.webapp.pages.conftest import sender  # noqa: F401 - a fixture of the tests here
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
 
 TITLE = "業務委託契約書（記録テスト）"

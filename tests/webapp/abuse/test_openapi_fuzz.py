@@ -1,0 +1,129 @@
+"""schemathesis against the OpenAPI description: no request makes a server error.
+
+Every operation is called with cases generated from the description, valid ones and
+invalid ones (schemathesis' negative mode), half of them with real document and recipient
+IDs, real link tokens and valid bearer tokens put in, so that the calls reach the service
+code and not only the validation. The service runs under uvicorn on loopback; rate limits
+are off so the generated calls get past the doors. Bounded: a few examples per operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis.core.result import Ok
+from schemathesis.generation.modes import GenerationMode
+from sqlalchemy import select
+
+from tests.webapp.abuse.conftest import StartLive
+from tests.webapp.conftest import make_pdf
+from tests.webapp.pages.live import LiveService
+from webapp.db.models import OutgoingMail
+from webapp.services.accounts import create_api_token, sign_up
+
+EXAMPLES_PER_OPERATION = 8
+STREAMS = {"/api/v1/r/{token}/card-session/events"}
+"""Server-sent events run until the session ends: not a request/answer to fuzz."""
+TIMEOUT = 60
+
+
+@dataclass
+class Real:
+    """Real values to put into generated cases."""
+
+    api_token: str
+    document_id: str
+    recipient_id: str
+    link_token: str
+    session_token: str
+
+    def path(self, name: str) -> str | None:
+        return {"document_id": self.document_id, "recipient_id": self.recipient_id,
+                "token": self.link_token}.get(name)  # fmt: skip
+
+
+def _real_values(live: LiveService) -> Real:
+    with live.context.sessions() as db:
+        user = sign_up(db, "fuzz@example.jp", "kiri-sakura-7-tsuki", "送信 太郎")
+        token = create_api_token(db, user, "fuzz").token
+        db.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx2.Client(base_url=live.url, timeout=TIMEOUT) as client:
+        made = client.post(
+            "/api/v1/documents", headers=auth, data={"title": "契約書"},
+            files={"file": ("c.pdf", make_pdf(), "application/pdf")},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        document_id = made.json()["id"]
+        added = client.post(
+            f"/api/v1/documents/{document_id}/recipients", headers=auth,
+            json={"name": "甲 一郎", "email": "ichiro@example.jp", "access_code": "4821"},
+        )  # fmt: skip
+        assert added.status_code == 201, added.text
+        sent = client.post(f"/api/v1/documents/{document_id}/send", headers=auth)
+        assert sent.status_code == 200, sent.text
+        with live.context.sessions() as db:
+            mail = db.scalars(select(OutgoingMail).where(OutgoingMail.to == "ichiro@example.jp"))
+            body = next(iter(mail)).body_text
+        link_token = body.split("/r/", 1)[1].split()[0]
+        opened = client.post(
+            f"/api/v1/r/{link_token}/open", json={"accept_terms": True, "access_code": "4821"}
+        )
+        assert opened.status_code == 200, opened.text
+    return Real(token, document_id, added.json()["id"], link_token, opened.json()["session_token"])
+
+
+def _fill(case: Any, real: Real) -> None:
+    """Put real IDs, tokens and credentials into a generated case."""
+    for name in list(case.path_parameters or {}):
+        value = real.path(name)
+        if value is not None:
+            case.path_parameters[name] = value
+    bearer = real.session_token if case.path.startswith("/api/v1/r/") else real.api_token
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {bearer}"}
+
+
+def test_no_generated_request_gets_a_server_error(start_live: StartLive) -> None:
+    live = start_live(rate_limits_enabled=False)
+    real = _real_values(live)
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    failures: list[str] = []
+    called = answered = 0
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result  # the description itself is valid
+        operation = result.ok()
+        if operation.path in STREAMS:
+            continue
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(
+                max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+                phases=[Phase.generate], suppress_health_check=list(HealthCheck),
+            )  # fmt: skip
+            @given(case=operation.as_strategy(generation_mode=mode), use_real=st.booleans())
+            def call(case: Any, use_real: bool, mode: GenerationMode = mode) -> None:
+                nonlocal called, answered
+                if use_real:
+                    _fill(case, real)
+                response = case.call(base_url=live.url, timeout=TIMEOUT)
+                called += 1
+                answered += response.status_code < 300
+                if response.status_code >= 500:
+                    failures.append(
+                        f"{case.method} {case.formatted_path} ({mode}): {response.status_code} "
+                        f"{response.text[:300]}"
+                    )
+
+            try:
+                call()
+            except Unsatisfiable:  # nothing in this operation can be made invalid
+                assert mode is GenerationMode.NEGATIVE, operation.path
+    assert called > 100, called
+    assert answered > 10, answered  # real IDs and tokens took calls past the validation
+    assert not failures, "\n".join(failures[:20])

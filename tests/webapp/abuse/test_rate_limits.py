@@ -1,0 +1,130 @@
+"""Rate limits on the open doors, counted in memory and in Redis (shared by instances).
+
+Each refusal is a 429 with `Retry-After` and a message in Japanese and English (pages: a
+page); the limits come from the settings. The Redis runs use a key prefix of their own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
+
+from tests.webapp.pages.conftest import Person, page_text
+from webapp.app import create_app
+from webapp.i18n import TEXTS
+from webapp.rate_limits import RateLimits
+from webapp.settings import load_settings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+LINK = "A" * 43  # a link token nobody was given: the door counts before the lookup
+Start = Callable[..., TestClient]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
+    """Start apps with these limits; with Redis, every app of one test shares the counts."""
+    prefix = f"mynasign-test-{secrets.token_hex(8)}"
+    clients: list[TestClient] = []
+
+    def make(**limits: Any) -> TestClient:
+        redis = {"redis_url": REDIS_URL} if request.param == "redis" else {}
+        settings = load_settings(
+            environment="development", data_dir=tmp_path / f"var-{len(clients)}",
+            **redis, **limits,
+        )  # fmt: skip
+        app = create_app(settings)
+        app.state.rate_limits = RateLimits(settings, key_prefix=prefix)
+        assert app.state.rate_limits.storage_kind == request.param
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def assert_refused_json(response: Any) -> None:
+    assert response.status_code == 429, response.text
+    error = response.json()["error"]
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= 60
+    assert error["code"] == "rate_limited" and error["retry_after"] == retry_after
+    assert error["message_ja"] == TEXTS["rate_limited"][0].format(retry_after=retry_after)
+    assert error["message_en"] == TEXTS["rate_limited"][1].format(retry_after=retry_after)
+
+
+def test_recipient_open_is_limited_per_address(start: Start) -> None:
+    client = start(rate_limit_recipient_open="3/minute")
+    for _ in range(3):
+        answer = client.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True})
+        assert answer.status_code == 404  # let in: the link is unknown
+    assert_refused_json(client.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}))
+    page = client.get(f"/r/{LINK}")  # the page door is the same door
+    assert page.status_code == 429 and 1 <= int(page.headers["retry-after"]) <= 60
+    assert "rate_limited" not in page.text
+    retry = int(page.headers["retry-after"])
+    assert TEXTS["rate_limited"][0].format(retry_after=retry) in page_text(page)
+
+
+def test_access_codes_are_limited_per_link(start: Start) -> None:
+    client = start(rate_limit_access_code="2/minute")
+    other = "B" * 43
+    for _ in range(2):
+        assert client.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}).status_code == 404
+    assert_refused_json(client.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}))
+    assert client.post(f"/api/v1/r/{other}/open", json={"accept_terms": True}).status_code == 404
+
+
+def test_login_and_sign_up_pages_answer_a_429_page(start: Start) -> None:
+    client = start(rate_limit_login="2/minute", rate_limit_signup="1/hour")
+    person = Person(client)
+    form = {"email": "nobody@example.jp", "password": "wrong-password-123"}
+    for _ in range(2):
+        assert person.post("/login", form).status_code == 401
+    refused = person.post("/login", form)
+    assert refused.status_code == 429
+    retry = int(refused.headers["retry-after"])
+    assert 1 <= retry <= 60
+    assert TEXTS["rate_limited"][0].format(retry_after=retry) in page_text(refused)
+    account = {"email": "new@example.jp", "password": "kiri-sakura-7-tsuki", "display_name": "x"}
+    assert person.post("/signup", account, form_page="/signup").status_code == 303
+    again = {**account, "email": "new2@example.jp"}
+    refused = person.post("/signup", again, form_page="/signup")
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 60
+
+
+def test_card_sessions_and_bridge_hellos_are_limited(start: Start) -> None:
+    client = start(rate_limit_card_session="1/minute", rate_limit_bridge_hello="2/minute")
+    bearer = {"Authorization": "Bearer " + "S" * 43}
+    assert client.post(f"/api/v1/r/{LINK}/card-session", headers=bearer).status_code == 404
+    assert_refused_json(client.post(f"/api/v1/r/{LINK}/card-session", headers=bearer))
+    bridge = "/ws/bridge/" + "C" * 43
+    for _ in range(2):
+        with pytest.raises(WebSocketDenialResponse) as unknown:
+            client.websocket_connect(bridge).__enter__()
+        assert unknown.value.status_code == 404
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        client.websocket_connect(bridge).__enter__()
+    assert refused.value.status_code == 429
+    assert 1 <= int(refused.value.headers["retry-after"]) <= 60
+    assert TEXTS["rate_limited"][1].split("{")[0] in refused.value.text
+
+
+def test_instances_share_the_counts_in_redis(start: Start, request: pytest.FixtureRequest) -> None:
+    if "redis" not in request.node.callspec.id:
+        pytest.skip("memory counts belong to one process by design")
+    first, second = (
+        start(rate_limit_recipient_open="2/minute"),
+        start(rate_limit_recipient_open="2/minute"),
+    )
+    assert first.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}).status_code == 404
+    assert second.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}).status_code == 404
+    assert_refused_json(first.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}))

@@ -1,0 +1,106 @@
+"""One HTTP client per process: timestamps and OCSP requests reuse kept-alive connections."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+
+from jpkisim.pki import IssuedCard, TestPki
+from jpkisim.pki_server import PkiServer
+from webapp.card_validation import OcspRevocationChecker
+from webapp.http_client import PooledFetcherBackend, close_shared_client, shared_client
+from webapp.pdf.frozen_asn1 import KeepingTimeStamper
+
+COUNT = 20
+
+
+@pytest.fixture
+def server(test_pki: TestPki) -> Iterator[PkiServer]:
+    """The test PKI's services on a port of their own, counting the connections they take."""
+    close_shared_client()  # start from no kept-alive connection
+    with PkiServer(test_pki.directory) as running:
+        yield running
+    close_shared_client()
+
+
+def timestamp_in_a_fresh_loop(stamper: HTTPTimeStamper | KeepingTimeStamper, n: int) -> None:
+    """As PDF steps do: each on an event loop of its own (`webapp.offload.run_pdf_step`)."""
+    digest = hashlib.sha256(f"document {n}".encode()).digest()
+    token = asyncio.run(stamper.async_timestamp(digest, "sha256"))
+    assert token["content_type"].native == "signed_data"
+
+
+def test_many_timestamps_share_one_connection(server: PkiServer) -> None:
+    stamper = KeepingTimeStamper(f"{server.url}/tsa")
+    for n in range(COUNT):
+        timestamp_in_a_fresh_loop(stamper, n)
+    assert server.connections_accepted == 1
+    assert shared_client() is shared_client()
+
+
+def test_the_count_would_see_a_connection_per_timestamp(server: PkiServer) -> None:
+    stamper = HTTPTimeStamper(f"{server.url}/tsa")  # pyHanko's default: a session per request
+    for n in range(5):
+        timestamp_in_a_fresh_loop(stamper, n)
+    assert server.connections_accepted == 5
+
+
+def test_timestamps_from_many_threads_at_once(server: PkiServer) -> None:
+    stamper = KeepingTimeStamper(f"{server.url}/tsa")
+    threads_count, per_thread = 6, 5
+    start = threading.Barrier(threads_count)
+    failures: list[BaseException] = []
+
+    def work(first: int) -> None:
+        start.wait(timeout=30)
+        try:
+            for n in range(first, first + per_thread):
+                timestamp_in_a_fresh_loop(stamper, n)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i * per_thread,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert 1 <= server.connections_accepted <= threads_count  # reused, never one per request
+
+
+def test_ocsp_checks_share_one_connection(
+    server: PkiServer, test_pki: TestPki, issued_card: IssuedCard
+) -> None:
+    checker = OcspRevocationChecker(f"{server.url}/ocsp")
+    issuer = test_pki.sign_root_cert
+    now = datetime.datetime.now(datetime.UTC)
+    for _ in range(10):
+        evidence = asyncio.run(checker.check(issued_card.sign_cert, issuer, now))
+        assert evidence.status == "good"
+    assert server.connections_accepted == 1
+
+
+def test_a_tsa_that_is_down_is_a_timestamp_error(server: PkiServer) -> None:
+    url = f"{server.url}/tsa"
+    server.stop()
+    with pytest.raises(TimestampRequestError, match="contacting timestamp service"):
+        timestamp_in_a_fresh_loop(KeepingTimeStamper(url, timeout=5), 0)
+
+
+def test_a_wrong_answer_is_a_timestamp_error(server: PkiServer) -> None:
+    stamper = KeepingTimeStamper(f"{server.url}/certs/tsa-root.crt")  # not a TSA: 404 to a POST
+    with pytest.raises(TimestampRequestError):
+        timestamp_in_a_fresh_loop(stamper, 0)
+
+
+def test_the_fetcher_backend_gives_fresh_fetchers() -> None:
+    backend = PooledFetcherBackend(5)
+    first, second = backend.get_fetchers(), backend.get_fetchers()
+    assert first.ocsp_fetcher is not second.ocsp_fetcher
+    asyncio.run(backend.close())
