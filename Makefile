@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench system-deps clean
+.PHONY: run test lint typecheck pytest bench system-deps clean screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ pytest: $(STAMP)
 ## bench: benchmarks, printed as ratios against a baseline measured in the same run
 bench: system-deps $(STAMP)
 	$(PY) -m benchmarks
+
+## screenshots: the companion app's screens at phone and desktop size (Qt offscreen) into docs/companion/
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen TOGA_BACKEND=toga_qt $(PY) scripts/companion_screenshots.py shots --out docs/companion
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -83,14 +83,14 @@ class Mailbox:
 
     def _index(self) -> None:
         with self._lock:
-            received = self.collector.received
-            for mail in received[self._seen :]:
-                body = mail.content.decode(errors="replace").replace("=\r\n", "")
-                links = LINK.findall(body)
+            batch = self.collector.received[self._seen :]
+            self._seen += len(batch)  # the SMTP server's thread may append meanwhile
+            for mail in batch:
+                plain = mail.parsed().get_body(("plain",))
+                links = LINK.findall(plain.get_content() if plain is not None else "")
                 for address in mail.rcpt_tos:
                     if links and address not in self._links:
                         self._links[address] = links[-1]
-            self._seen = len(received)
 
     def link_for(self, address: str) -> str:
         deadline = time.monotonic() + MAIL_WAIT_SECONDS

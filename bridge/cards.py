@@ -1,8 +1,9 @@
 """Where the card comes from: a PC/SC reader or the in-process simulator, behind one interface.
 
 A `CardProvider` waits for a card and opens it as a `CardHandle`: tries left, log in with
-the password (which gives a `SigningToken`), close. The PKCS#11 provider, whose module
-does its own VERIFY, lives in `bridge.pkcs11_card`.
+the password (which gives a `SigningToken`), close. PC/SC (pyscard) is imported only when
+a reader is used, so the phone apps, which have none, import this module too. The PKCS#11
+provider, whose module does its own VERIFY, lives in `bridge.pkcs11_card`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from bridge.errors import UsageError
 from card.connection import CallableConnection, CardConnection
 from card.errors import NoCardError
 from card.jpki import JpkiCardToken, JpkiSession
-from card.pcsc import PcscConnection, wait_for_card
 from card.token import SigningToken
 
 
@@ -84,9 +84,13 @@ class PcscCardProvider:
         self._found: str | None = None
 
     def wait_for_card(self, timeout: float) -> None:
+        from card.pcsc import wait_for_card  # noqa: PLC0415 - pyscard: not on the phones
+
         self._found = wait_for_card(self.reader, timeout)
 
     def open(self) -> CardHandle:
+        from card.pcsc import PcscConnection  # noqa: PLC0415 - pyscard: not on the phones
+
         return JpkiCardHandle(PcscConnection(self._found or self.reader))
 
 

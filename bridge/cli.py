@@ -20,11 +20,13 @@ from bridge.core import BridgeSession, SessionOptions
 from bridge.diagnose import check_card, list_readers
 from bridge.errors import BridgeError, ExitCode
 from bridge.messages import LANGUAGES, Messages
-from bridge.pkcs11_card import Pkcs11CardProvider
 from bridge.protocol import Order, message_json_schema
 from bridge.terminal import TerminalInteraction
 from bridge.url import BridgeUrlError, bridge_target
 from card.certificate import CertificateParseError, JpkiCertificate
+
+PC_MODULES = frozenset({"smartcard", "pkcs11"})
+"""pyscard and python-pkcs11: the PC's ways to the card, in the `[bridge]` extra."""
 
 
 def _language(argv: Sequence[str]) -> str:
@@ -124,6 +126,8 @@ def _provider(args: argparse.Namespace) -> tuple[CardProvider, str]:
     if args.sim is not None:
         return SimulatorCardProvider(args.sim, represent_after_removal=True), "sim"
     if args.pkcs11 is not None:
+        from bridge.pkcs11_card import Pkcs11CardProvider  # noqa: PLC0415 - the [bridge] extra
+
         return Pkcs11CardProvider(args.pkcs11), "pkcs11"
     return PcscCardProvider(args.reader), "reader"
 
@@ -196,6 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BridgeError as exc:
             print(t(exc.key, **exc.params), file=sys.stderr)
             return exc.exit_code
+        except ModuleNotFoundError as exc:
+            if exc.name not in PC_MODULES:
+                raise
+            print(t("cli_bridge_extra_missing", module=exc.name), file=sys.stderr)
+            return ExitCode.USAGE
         except KeyboardInterrupt:
             print(t("cli_interrupted"), file=sys.stderr)
             return ExitCode.NOT_SIGNED

@@ -20,7 +20,6 @@ from bridge.protocol import Order, printable
 from card.certificate import CertificateParseError, JpkiCertificate
 from card.errors import CardError, NotJpkiCardError
 from card.jpki import JpkiSession, TokenKind
-from card.pcsc import PcscConnection, reader_statuses
 from card.trust import jpki_signing_roots
 
 _KIND_KEYS = {
@@ -33,6 +32,8 @@ _KIND_KEYS = {
 
 def list_readers(t: Messages, out: TextIO) -> ExitCode:
     """Print each reader, whether a card is on it, and what JPKI token it holds."""
+    from card.pcsc import reader_statuses  # noqa: PLC0415 - pyscard: the [bridge] extra
+
     try:
         statuses = reader_statuses()
     except CardError as exc:
@@ -49,6 +50,8 @@ def _describe(t: Messages, reader: str, card_present: bool) -> str:
     if not card_present:
         return t("readers_empty", reader=reader)
     try:
+        from card.pcsc import PcscConnection  # noqa: PLC0415 - pyscard: the [bridge] extra
+
         with PcscConnection(reader, exclusive=False, reset_on_close=False) as connection:
             token = JpkiSession(connection).read_token()
     except NotJpkiCardError:

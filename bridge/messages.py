@@ -278,8 +278,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "app_close": ("閉じる", "Close"),
     "app_error_heading": ("署名できませんでした", "Not signed"),
     "app_error_retry_hint": (
-        "パソコンの画面で「新しい QR コード」を押すと、やり直せます。",
-        'Press "New QR code" on the PC page to try again.',
+        "パソコンの画面で「QRコードを更新」を押すと、やり直せます。",
+        'Press "Refresh QR code" on the PC page to try again.',
     ),
     "app_back": ("最初に戻る", "Back to the start"),
     "app_nfc_unavailable": (
@@ -377,6 +377,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "  5  not signed: rejected, expired or cancelled (Ctrl-C, last try refused)\n"
         "  6  no reader or card, not a JPKI card, or the card failed\n"
         "  7  network or protocol error",
+    ),
+    "cli_bridge_extra_missing": (
+        "カードリーダーを使うには pyscard と python-pkcs11 が必要です ({module} がありません): "
+        "pip install 'mynasign[bridge]'",
+        "Card readers need pyscard and python-pkcs11 ({module} is missing): "
+        "pip install 'mynasign[bridge]'",
     ),
     "cli_interrupted": ("中止しました (Ctrl-C)", "Cancelled (Ctrl-C)"),
 }

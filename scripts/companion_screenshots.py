@@ -1,4 +1,4 @@
-"""The companion app on a real Toga backend (Qt, offscreen): screenshots of every screen, or one signature.
+"""The companion app on a real Toga backend (Qt, offscreen): every screen's picture, or one signing.
 
 `python scripts/companion_screenshots.py shots [--out docs/companion]` starts a development
 service in this process, sends documents to a party who must sign with the card, and
@@ -80,9 +80,7 @@ class Shooter:
         return self.app.window.widgets[widget_id]
 
 
-def run_app(
-    app: CompanionApp, script: Callable[[CompanionApp], Awaitable[int]]
-) -> int:
+def run_app(app: CompanionApp, script: Callable[[CompanionApp], Awaitable[int]]) -> int:
     """Run `script` on the app's own loop, then leave the main loop; its exit code."""
     result: list[int] = []
 
@@ -190,7 +188,9 @@ class DevService:
         context = self.app.state.context
         if self.parties == 0:
             with context.sessions() as db:
-                user = sign_up(db, "sender@example.jp", "kiri-sakura-7-tsuki", "株式会社みらい 総務部")
+                user = sign_up(
+                    db, "sender@example.jp", "kiri-sakura-7-tsuki", "株式会社みらい 総務部"
+                )
                 self.api_token = create_api_token(db, user, "screenshots").token
                 db.commit()
         self.parties += 1
@@ -223,7 +223,9 @@ class DevService:
         return str(started.json()["bridge_url"])
 
 
-async def walk(app: CompanionApp, service: DevService, cards: Path, out: Path, prefix: str) -> int:
+async def walk(  # noqa: PLR0915 - one screen after the other, as a person goes
+    app: CompanionApp, service: DevService, cards: Path, out: Path, prefix: str
+) -> int:
     """Every screen once: start, request, card, password (typing, wrong), working, done,
     last try, error."""
     shooter = Shooter(app, out, prefix)

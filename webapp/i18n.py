@@ -1078,7 +1078,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "mynasign has no record of this exact file (made elsewhere, or changed).",
     ),
     # timestamp renewal (mynasign archive renew)
-    "archive_renewed": ("タイムスタンプを延長しました", "Timestamp renewed"),
+    "event_document_timestamp_renewed": ("タイムスタンプを延長しました", "Timestamp renewed"),
+    "history_document_timestamp_renewed": (
+        "長期保存のため、検証情報と新しいタイムスタンプを追加しました（第{revision}版）。",
+        "Validation data and a new timestamp were added for long-term archiving "
+        "(revision {revision}).",
+    ),
     # the recipient's page: the document as page images
     "pages_title": ("文書の内容", "The document"),
     "page_image_alt": ("{title}（{page}/{pages}ページ）", "{title} (page {page} of {pages})"),

@@ -26,6 +26,7 @@ from webapp.card_validation import (
     card_trust_anchors,
     revocation_checker_for,
 )
+from webapp.certificate.render import prepare_renderer
 from webapp.db.engine import (
     is_postgresql,
     libpq_conninfo,
@@ -161,6 +162,7 @@ async def _running(
             outbox.start()
             stack.push_async_callback(outbox.stop)
             context.wake_mail = outbox.wake
+        prepare_renderer()  # issue 12: the agreement certificate's layout engine and font
         background = [
             completion_retry(context),
             audit_anchoring(context),  # issue 12: the audit chain's head, timestamped daily

@@ -6,6 +6,7 @@ through `IsoDep`; iPhone: Core NFC. Each phone provider is imported only on its 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from bridge.app.platforms import ANDROID, IOS, SIMULATED, Platform, current_plat
 from bridge.app.ui import CompanionApp, ProviderFactory, default_provider
 from bridge.cards import CardProvider, SimulatorCardProvider
 from bridge.core import SessionOptions
+
+PREFERRED_BACKENDS = ("toga_qt", "toga_gtk", "toga_winforms", "toga_cocoa")
 
 
 def provider_factory(platform: Platform, app_box: list[CompanionApp]) -> ProviderFactory:
@@ -49,16 +52,41 @@ def build_app(
     platform = SIMULATED if sim is not None else current_platform()
     box: list[CompanionApp] = []
     factory = sim_factory(sim) if sim is not None else provider_factory(platform, box)
+    launch_url = None
+    if platform is ANDROID:
+        from bridge.app.phone_links import android_launch_url  # noqa: PLC0415
+
+        launch_url = lambda app: android_launch_url(app._impl.native)  # noqa: E731
     app = CompanionApp(
         url=url, lang=lang, platform=platform, provider_factory=factory, insecure=insecure,
-        options=SessionOptions(allow_last_try=allow_last_try),
+        options=SessionOptions(allow_last_try=allow_last_try), launch_url=launch_url,
     )  # fmt: skip
     box.append(app)
     return app
 
 
+def _choose_backend() -> None:
+    """With several Toga backends installed (a developer's environment: Qt and the tests'
+    dummy), take the real one, as a person's install has only that."""
+    if "TOGA_BACKEND" in os.environ:
+        return
+    from toga.platform import find_backends  # noqa: PLC0415
+
+    names = [backend.value for backend in find_backends()]  # type: ignore[no-untyped-call]
+    real = [name for name in names if name != "toga_dummy"]
+    if len(names) > 1 and real:
+        preferred = next((name for name in PREFERRED_BACKENDS if name in real), real[0])
+        os.environ["TOGA_BACKEND"] = preferred
+
+
 def main(argv: Sequence[str] = ()) -> int:
     """Run the app (the first argument, if any, is the URL it was opened with)."""
     url = next((arg for arg in argv if not arg.startswith("-")), None)
-    build_app(url).main_loop()
+    _choose_backend()
+    app = build_app(url)
+    if app.platform is IOS:
+        from bridge.app.phone_links import install_ios  # noqa: PLC0415
+
+        install_ios(app.open_url)
+    app.main_loop()
     return 0

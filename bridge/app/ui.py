@@ -31,7 +31,6 @@ from bridge.protocol import Order, SignRequest, Stage
 from bridge.url import BridgeUrlError, bridge_target, unwrap_app_link
 from card.certificate import CertificateParseError, JpkiCertificate
 from card.errors import CardError
-from card.pcsc import list_readers
 
 APP_ID = "jp.mynasign.bridge"
 ProviderFactory = Callable[[str | None], CardProvider]
@@ -56,6 +55,12 @@ PRIMARY = Pack(
 )  # fmt: skip
 
 
+NO_LINE_START = frozenset(
+    "、。，．・：；？！ー」』）］｝〕〉》】ぁぃぅぇぉっゃゅょァィゥェォッャュョ,.:;!?)]}"
+)
+"""Characters a line must not start with (Japanese kinsoku): they stay on the line before."""
+
+
 def _cells(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
@@ -70,7 +75,8 @@ def wrap(text: str, cells: int = WRAP_CELLS) -> str:
     for paragraph in text.split("\n"):
         line = ""
         for char in paragraph:
-            if sum(map(_cells, line)) + _cells(char) > cells and line and char != " ":
+            fits = sum(map(_cells, line)) + _cells(char) <= cells
+            if not fits and line and char != " " and char not in NO_LINE_START:
                 cut = len(line)  # keep a Latin word whole: break before it
                 while _cells(char) == 1 and cut > 0 and line[cut - 1].isascii():
                     if line[cut - 1] == " ":
@@ -89,6 +95,10 @@ def wrap(text: str, cells: int = WRAP_CELLS) -> str:
 
 def reader_names() -> list[str]:
     """The PC/SC readers connected now (none when PC/SC itself is missing)."""
+    try:
+        from card.pcsc import list_readers  # noqa: PLC0415 - pyscard: desktops only
+    except ImportError:
+        return []
     try:
         return list_readers()
     except CardError:
@@ -113,7 +123,10 @@ class CompanionApp(toga.App):
         insecure: bool = False,
         readers: Callable[[], list[str]] = reader_names,
         size: tuple[int, int] = (420, 760),
+        launch_url: Callable[[CompanionApp], str | None] | None = None,
     ) -> None:
+        """`launch_url`: where a phone app finds the URL it was opened with (Android's
+        intent); asked once the app has started."""
         self.t = Messages(lang)
         self.platform = platform
         self.provider_factory = provider_factory
@@ -121,6 +134,7 @@ class CompanionApp(toga.App):
         self.insecure = insecure
         self.readers = readers
         self.initial_url = url
+        self.launch_url = launch_url
         self.window_size = size
         self.screen = ""
         self.runner: SessionRunner | None = None
@@ -143,6 +157,10 @@ class CompanionApp(toga.App):
         self.show_start(self.initial_url or "")
         self.window.show()
         self._ticker = self.loop.create_task(self._tick())
+        if self.initial_url is None and self.launch_url is not None:
+            self.initial_url = self.launch_url(self)  # the App Link that opened the app
+            if self.initial_url:
+                self.show_start(self.initial_url)
         if self.initial_url and self.platform.phone:
             self.begin()
 

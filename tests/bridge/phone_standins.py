@@ -326,6 +326,57 @@ def rubicon_modules(world: ReaderWorld) -> dict[str, types.ModuleType]:
     objc.ObjCClass = classes.__getitem__  # type: ignore[attr-defined]
     objc.ObjCProtocol = lambda name: ("protocol", name)  # type: ignore[attr-defined]
     objc.objc_method = lambda function: function  # type: ignore[attr-defined]
+    objc.objc_id = object  # type: ignore[attr-defined]
+
+    def send_super(cls: type, self: object, selector: str, *args: Any, **_types: Any) -> Any:
+        return getattr(super(cls, self), selector.replace(":", "_"))(*args)
+
+    objc.send_super = send_super  # type: ignore[attr-defined]
     rubicon = types.ModuleType("rubicon")
     rubicon.objc = objc  # type: ignore[attr-defined]
     return {"rubicon": rubicon, "rubicon.objc": objc}
+
+
+# --- toga-iOS's scene delegate -----------------------------------------------------------
+
+
+class FakeSceneDelegate(NSObject):
+    """toga_iOS.app.PythonSceneDelegate: attaches the window when a scene connects."""
+
+    connected: list[object] = []  # noqa: RUF012 - a record shared by the stand-in's instances
+
+    def scene_willConnectToSession_options_(  # noqa: N802
+        self, scene: object, session: object, options: object
+    ) -> None:
+        FakeSceneDelegate.connected.append(scene)
+
+
+@dataclass
+class FakeSet:
+    items: list[Any]
+
+    def allObjects(self) -> list[Any]:  # noqa: N802
+        return self.items
+
+
+@dataclass
+class FakeURL:
+    absoluteString: str  # noqa: N815
+
+
+@dataclass
+class FakeUserActivity:
+    webpageURL: FakeURL | None  # noqa: N815
+    activityType: str = "NSUserActivityTypeBrowsingWeb"  # noqa: N815
+
+
+@dataclass
+class FakeConnectionOptions:
+    userActivities: FakeSet  # noqa: N815
+    URLContexts: FakeSet
+
+
+def toga_ios_module() -> types.ModuleType:
+    module = types.ModuleType("toga_iOS.app")
+    module.PythonSceneDelegate = FakeSceneDelegate  # type: ignore[attr-defined]
+    return module

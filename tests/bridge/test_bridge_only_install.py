@@ -56,12 +56,19 @@ def test_no_server_package_is_installed(bridge_venv: Path) -> None:
     python = bridge_venv / "bin" / "python"
     for module in SERVER_ONLY:
         done = subprocess.run(
-            [str(python), "-c", f"import {module}"], capture_output=True, text=True, timeout=60
+            [str(python), "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode != 0, f"{module} is importable in a bridge-only install"
         assert "ModuleNotFoundError" in done.stderr
     done = subprocess.run(
-        [str(python), "-c", "import bridge.cli, card.jpki"], capture_output=True, timeout=60
+        [str(python), "-c", "import bridge.cli, card.jpki"],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 

@@ -32,14 +32,20 @@ from jpkisim.state import CardState
 from tests.bridge.fakes import ScriptedUser
 from tests.bridge.phone_standins import (
     FakeAdapter,
-    FakeIsoDep,
+    FakeConnectionOptions,
     FakeIso7816Tag,
+    FakeIsoDep,
     FakeReaderSession,
+    FakeSceneDelegate,
+    FakeSet,
     FakeTag,
     FakeTagReaderTag,
+    FakeURL,
+    FakeUserActivity,
     ReaderWorld,
     java_module,
     rubicon_modules,
+    toga_ios_module,
 )
 from tests.conftest import SIGNING_PASSWORD
 
@@ -101,7 +107,9 @@ def test_android_signs_with_exactly_the_reader_apdus(
     extended: bool,
 ) -> None:
     state = make_card_state(extended_length=True)
-    expected = reference_apdus(make_card_state(extended_length=True), Order.CARD_FIRST, extended=extended)
+    expected = reference_apdus(
+        make_card_state(extended_length=True), Order.CARD_FIRST, extended=extended
+    )
     adapter = FakeAdapter()
     module = android(adapter)
     provider = module.AndroidNfcProvider(activity=object(), timeout_ms=3000)
@@ -270,7 +278,8 @@ def test_ios_a_lost_tag_and_a_silent_card_are_a_removed_card(
 def test_ios_the_person_cancels_the_sheet(
     ios: Callable[[ReaderWorld], Any], card_state: Path
 ) -> None:
-    world = ReaderWorld(on_begin=lambda session: world.cancel(session))
+    world = ReaderWorld(on_begin=lambda session: None)
+    world.on_begin = world.cancel  # the person cancels the sheet as soon as it shows
     provider = ios(world).CoreNfcProvider(alert_message="hold")
     user = ScriptedUser([SIGNING_PASSWORD])
     flow = CardFlow(provider, user, FlowOptions(Order.PASSWORD_FIRST, card_wait=10))
@@ -324,3 +333,43 @@ def test_the_password_screen_is_kept_out_of_screenshots_on_android(
     secure.set_secure_window(app, True)
     secure.set_secure_window(app, False)
     assert flags == [("add", 0x2000), ("clear", 0x2000)]
+
+
+# --- the URL a phone opened the app with --------------------------------------------------
+
+
+def test_android_reads_the_app_link_from_the_launching_intent() -> None:
+    from bridge.app.phone_links import android_launch_url  # noqa: PLC0415
+
+    url = "https://sign.example.jp/b/" + "T" * 32
+    intent = types.SimpleNamespace(getDataString=lambda: url)
+    assert android_launch_url(types.SimpleNamespace(getIntent=lambda: intent)) == url
+    launcher = types.SimpleNamespace(getDataString=lambda: None)
+    assert android_launch_url(types.SimpleNamespace(getIntent=lambda: launcher)) is None
+
+
+def test_ios_scenes_hand_universal_links_to_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, module in rubicon_modules(ReaderWorld(on_begin=lambda _s: None)).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    toga_ios = toga_ios_module()
+    monkeypatch.setitem(sys.modules, "toga_iOS", types.ModuleType("toga_iOS"))
+    monkeypatch.setitem(sys.modules, "toga_iOS.app", toga_ios)
+    from bridge.app.phone_links import install_ios  # noqa: PLC0415
+
+    opened: list[str] = []
+    delegate_class = install_ios(opened.append)
+    assert toga_ios.PythonSceneDelegate is delegate_class  # what toga-iOS configures scenes with
+    delegate = delegate_class.alloc().init()
+    link = "https://sign.example.jp/b/" + "U" * 32
+    cold = FakeConnectionOptions(
+        userActivities=FakeSet([FakeUserActivity(FakeURL(link))]),
+        URLContexts=FakeSet([]),
+    )
+    delegate.scene_willConnectToSession_options_("scene", "session", cold)
+    assert FakeSceneDelegate.connected[-1] == "scene"  # toga's own work still happens
+    assert opened == [link]
+    delegate.scene_continueUserActivity_("scene", FakeUserActivity(FakeURL(link + "2")))
+    delegate.scene_continueUserActivity_("scene", FakeUserActivity(None))
+    handoff = FakeUserActivity(FakeURL("https://x/"), activityType="com.example.handoff")
+    delegate.scene_continueUserActivity_("scene", handoff)
+    assert opened == [link, link + "2"]

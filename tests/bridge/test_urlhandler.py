@@ -1,4 +1,4 @@
-"""`jpki-bridge install-url-handler`: registered, queried with xdg-utils, removed (temporary HOME)."""
+"""`jpki-bridge install-url-handler`: registered, queried with xdg-utils, removed (a new HOME)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from bridge.url import unwrap_app_link
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.skipif(
-    shutil.which("xdg-mime") is None, reason="xdg-utils missing: run scripts/install-debian-packages"
+    shutil.which("xdg-mime") is None,
+    reason="xdg-utils missing: run scripts/install-debian-packages",
 )
 
 

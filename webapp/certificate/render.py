@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import logging
 import shutil
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from webapp.certificate.facts import CertificateFacts
 from webapp.mail.messages import JST
 
+log = logging.getLogger(__name__)
 FONT_FAMILY = "Noto Sans CJK JP"
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 _render_lock = threading.Lock()  # WeasyPrint's Pango/fontconfig use is not known thread-safe
@@ -63,6 +65,21 @@ def cjk_font_available() -> bool:
     return bool(found.stdout.strip())
 
 
+def prepare_renderer() -> bool:
+    """Load WeasyPrint and check the font, at start: the import takes a second or more of
+    the interpreter's lock, better spent before serving than on the first completion.
+    Whether certificates can be made (a missing font is logged)."""
+    import weasyprint  # type: ignore[import-untyped]  # noqa: F401, PLC0415
+
+    if cjk_font_available():
+        return True
+    log.error(
+        "the font %r is missing: documents cannot complete until it is installed "
+        "(Debian: apt-get install fonts-noto-cjk)", FONT_FAMILY,
+    )  # fmt: skip
+    return False
+
+
 def render_html(facts: CertificateFacts) -> str:
     return _templates.get_template("certificate.html").render(facts=facts, font=FONT_FAMILY)
 
@@ -75,4 +92,10 @@ def render_pdf(facts: CertificateFacts, output: BinaryIO) -> None:
 
     html = render_html(facts)
     with _render_lock:
-        weasyprint.HTML(string=html, base_url=str(TEMPLATE_DIR)).write_pdf(target=output)
+        document = weasyprint.HTML(string=html, url_fetcher=_fetch_nothing)
+        document.write_pdf(target=output)
+
+
+def _fetch_nothing(url: str, *_args: object, **_kwargs: object) -> dict[str, object]:
+    """The template needs no file or URL, and what it prints must never make it fetch one."""
+    raise ValueError(f"the certificate fetches nothing: {url[:80]}")

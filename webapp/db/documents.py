@@ -49,13 +49,17 @@ class Document(Base):
         # through trigram indexes (plain b-tree indexes on SQLite, where they do not help)
         Index("ix_documents_owner_id_amount", "owner_id", "amount"),
         Index(
-            "ix_documents_counterparty_trgm", "counterparty", postgresql_using="gin",
+            "ix_documents_counterparty_trgm",
+            "counterparty",
+            postgresql_using="gin",
             postgresql_ops={"counterparty": "gin_trgm_ops"},
-        ),  # fmt: skip
+        ),
         Index(
-            "ix_documents_title_trgm", "title", postgresql_using="gin",
+            "ix_documents_title_trgm",
+            "title",
+            postgresql_using="gin",
             postgresql_ops={"title": "gin_trgm_ops"},
-        ),  # fmt: skip
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_document_id)

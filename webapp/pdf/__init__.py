@@ -1,6 +1,8 @@
 """PDF side of the contract service: check uploads, stamp the document ID, seal, finalize.
 
     inspect_pdf(source, max_bytes=…, max_pages=…) -> PdfInfo   or PdfRejected(code, ja, en)
+        blocking (a sandboxed process, bounded): call from a worker thread; .attachments
+        lists embedded files (Attachment(name, size)); codes: webapp.pdf.refusals
     stamp_document_id(source, output, document_id)             incremental update, page 1
     Sealer(signer, timestamper_url, trust_roots)
         await .seal(source, output, field_name=…, reason=…)    PAdES B-T platform seal
@@ -25,7 +27,7 @@ from webapp.pdf.errors import (
     TimestampUnavailable,
     ValidationDataUnavailable,
 )
-from webapp.pdf.inspect import PdfInfo, inspect_pdf
+from webapp.pdf.inspect import Attachment, PdfInfo, check_sendable, inspect_pdf
 from webapp.pdf.seal import Sealer
 from webapp.pdf.seal_keys import (
     FileSealKey,
@@ -38,6 +40,7 @@ from webapp.pdf.seal_keys import (
 from webapp.pdf.stamp import stamp_document_id
 
 __all__ = [
+    "Attachment",
     "DevelopmentSealFiles",
     "FileSealKey",
     "PdfError",
@@ -50,6 +53,7 @@ __all__ = [
     "SealingError",
     "TimestampUnavailable",
     "ValidationDataUnavailable",
+    "check_sendable",
     "create_development_seal",
     "development_seal_crl",
     "inspect_pdf",

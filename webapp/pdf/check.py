@@ -36,7 +36,14 @@ from webapp.pdf.structure import Attachment, check_form, check_page_tree, embedd
 HEADER = re.compile(rb"%PDF-\d\.\d")
 EOF_MARKER = b"%%EOF"
 STARTXREF = re.compile(rb"startxref\s+\d+\s*$")
+STARTXREF_VALUE = re.compile(rb"startxref\s+(\d{1,12})")
 TAIL_WINDOW = 1024  # pyHanko looks for %%EOF and startxref in the last KiB
+OBJECT_HEADER = re.compile(rb"\s*\d{1,10}\s+\d{1,5}\s+obj\s*<<")
+XREF_DICTIONARY_WINDOW = 4096
+XREF_WIDTHS = re.compile(rb"/W\s*\[\s*(\d{1,2})\s+(\d{1,2})\s+(\d{1,2})\s*\]")
+XREF_SIZE = re.compile(rb"/Size\s+(\d{1,12})")
+XREF_INDEX = re.compile(rb"/Index\s*\[([\d\s]{0,2000})\]")
+XREF_PREV = re.compile(rb"/Prev\s+(\d{1,12})")
 DRY_RUN_ID = "upload-check"
 COMPRESSED = ("圧縮されたデータ", "compressed data")
 DRY_RUN_FIELD = "mynasign-upload-check"
@@ -71,6 +78,7 @@ def _check(data: bytes, limits: CheckLimits, max_pages: int, deadline: Deadline)
     if not data:
         raise refusal("empty")
     _check_frame(data, limits)
+    _check_xref_streams(data, limits)
     reader = PdfFileReader(io.BytesIO(data), strict=True, decode_limits=limits.decode_limits())
     if reader.encrypted:
         raise refusal("encrypted")
@@ -102,6 +110,40 @@ def _check_frame(data: bytes, limits: CheckLimits) -> None:
         raise refusal("trailing_data", count=f"{trailing:,}")
     if not STARTXREF.search(data[max(0, end - TAIL_WINDOW) : end]):
         raise refusal("damaged")
+
+
+def _check_xref_streams(data: bytes, limits: CheckLimits) -> None:
+    """Refuse an xref stream that declares more objects than allowed, or entries of no
+    width (pyHanko would make 100 million objects out of nothing before any limit saw it).
+
+    Only the dictionaries are read, with patterns; anything unusual is left to pyHanko.
+    """
+    found = STARTXREF_VALUE.findall(data, max(0, len(data) - TAIL_WINDOW))
+    offset = int(found[-1]) if found else -1
+    seen: set[int] = set()
+    while 0 <= offset < len(data) and offset not in seen and len(seen) < limits.max_revisions:
+        seen.add(offset)
+        header = OBJECT_HEADER.match(data, offset)
+        if header is None:
+            return  # a classic table: each entry takes 20 bytes of the file
+        end = data.find(b"stream", header.end(), header.end() + XREF_DICTIONARY_WINDOW)
+        dictionary = data[header.end() : end if end > 0 else header.end()]
+        widths = XREF_WIDTHS.search(dictionary)
+        size = XREF_SIZE.search(dictionary)
+        index = XREF_INDEX.search(dictionary)
+        if widths is None or size is None:
+            return
+        if index is not None:
+            numbers = [int(n) for n in index.group(1).split()]
+            entries = sum(numbers[1::2])
+        else:
+            entries = int(size.group(1))
+        if entries > limits.max_objects:
+            raise refusal("too_many_objects", limit=f"{limits.max_objects:,}")
+        if entries and not sum(int(width) for width in widths.groups()):
+            raise refusal("damaged")
+        previous = XREF_PREV.search(dictionary)
+        offset = int(previous.group(1)) if previous else -1
 
 
 def _dry_run(data: bytes, deadline: Deadline) -> None:

@@ -229,7 +229,11 @@ def export_documents_csv(
 ) -> StreamingResponse:
     """Every matching document as CSV (UTF-8 with BOM, for Excel), in the asked order."""
     spool = tempfile.SpooledTemporaryFile(max_size=UPLOAD_CHUNK)  # noqa: SIM115 - streamed
-    write_csv(db, sender.id, search, spool)
+    try:
+        write_csv(db, sender.id, search, spool)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
 
     def chunks() -> Any:

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 os.environ["TOGA_BACKEND"] = "toga_dummy"  # before any toga.App exists in this process
 
-from bridge.app.platforms import Platform  # noqa: E402
-from bridge.app.ui import CompanionApp  # noqa: E402
+from bridge.app.platforms import Platform
+from bridge.app.ui import CompanionApp
 
 T = TypeVar("T")
 STEP_TIMEOUT = 60.0
@@ -88,4 +88,3 @@ class AppHarness:
 
         self.call(stop)
         self._pool.shutdown()
-

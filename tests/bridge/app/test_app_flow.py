@@ -96,7 +96,9 @@ def test_the_app_shows_the_request_and_signs(
     if order == 1:  # card first: the card is read, then the password asked while it stays
         assert app.wait("password", "card") in ("password", "card")
     assert app.wait("password") == "password"
-    assert app.text("password-tries") == ("" if order == 0 else ja("app_password_tries", tries_left=5))
+    assert app.text("password-tries") == (
+        "" if order == 0 else ja("app_password_tries", tries_left=5)
+    )
     type_password(app, SIGNING_PASSWORD.lower())  # normalized by the core, as the CLI does
     assert app.wait("done", "error") == "done", app.text("error-text")
     assert app.text("done-signer") == ja("app_done_signer", name=PARTY)
@@ -277,9 +279,7 @@ def test_a_dropped_connection_is_resumed(
 ) -> None:
     party = start_party()
     with CuttableProxy(service.url) as proxy:
-        app = harnesses(
-            provider_factory=sim(card_file()), options=SessionOptions(timeouts=FAST)
-        )
+        app = harnesses(provider_factory=sim(card_file()), options=SessionOptions(timeouts=FAST))
         start(app, proxy.rewrite(party.bridge_url))
         assert app.wait("request", "error") == "request"
         proxy.cut()  # the phone's network drops while the person reads

@@ -80,6 +80,9 @@ def test_renewal_when_the_tsa_certificate_runs_out(service: Service, tmp_path: P
     held = {cert.dump() for cert in dss.load_certs()}
     assert short.public_bytes(serialization.Encoding.DER) in held  # the old TSA's validation data
 
+    detail = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth).json()
+    assert RENEWED_ACTION in [e["action"] for e in detail["events"]]
+
     again = asyncio.run(renew_due(context))
     assert again.renewed == []  # the new timestamp is good for years: nothing to do
 

@@ -56,7 +56,7 @@ def test_two_parties_agree_through_the_pages(service: Service, sender: Sender) -
 
     detail = page_text(sender.detail(document_id))
     assert TEXTS["status_completed"][0] in detail
-    assert TEXTS["event_document_completed"][0] in detail
+    assert TEXTS["history_document_completed"][0] in detail  # issue 12: the history in words
     signed = sender.client.get(f"/documents/{document_id}/pdf")
     assert signed.status_code == 200
     assert signed.content.startswith(b"%PDF") and b"/ETSI.RFC3161" in signed.content

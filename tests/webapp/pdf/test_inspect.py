@@ -16,14 +16,18 @@ from tests.webapp.pdf.pdfs import (
     encrypted_pdf,
     truncated_pdf,
 )
-from webapp.pdf import PdfRejected, inspect_pdf
+from webapp.pdf import PdfInfo, PdfRejected, inspect_pdf
 
-LIMITS = {"max_bytes": 1024 * 1024, "max_pages": 20}
+MAX_BYTES, MAX_PAGES = 1024 * 1024, 20
 
 
-def rejection(data: bytes, **limits: int) -> PdfRejected:
+def check(source: io.BytesIO) -> PdfInfo:
+    return inspect_pdf(source, max_bytes=MAX_BYTES, max_pages=MAX_PAGES)
+
+
+def rejection(data: bytes, max_bytes: int = MAX_BYTES) -> PdfRejected:
     with pytest.raises(PdfRejected) as caught:
-        inspect_pdf(io.BytesIO(data), **{**LIMITS, **limits})
+        inspect_pdf(io.BytesIO(data), max_bytes=max_bytes, max_pages=MAX_PAGES)
     return caught.value
 
 
@@ -31,7 +35,7 @@ def test_accepts_a_pdf_and_describes_it(tmp_path: Path) -> None:
     data = contract_pdf(tmp_path / "c.pdf", pages=7).read_bytes()
     stream = io.BytesIO(data)
     stream.seek(5)
-    info = inspect_pdf(stream, **LIMITS)
+    info = check(stream)
     assert (info.pages, info.size) == (7, len(data))
     assert info.sha256 == hashlib.sha256(data).hexdigest()
     assert stream.tell() == 0  # ready for the caller to store
@@ -41,7 +45,7 @@ def test_accepts_a_pdf_and_describes_it(tmp_path: Path) -> None:
 def test_page_limit_is_inclusive(tmp_path: Path, pages: int) -> None:
     data = contract_pdf(tmp_path / "c.pdf", pages=pages).read_bytes()
     if pages == 20:
-        assert inspect_pdf(io.BytesIO(data), **LIMITS).pages == 20
+        assert check(io.BytesIO(data)).pages == 20
     else:
         error = rejection(data)
         assert error.code == "too_many_pages"

@@ -6,6 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
 from asn1crypto import x509 as asn1_x509
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -24,9 +25,12 @@ from tests.webapp.records.conftest import (
     pdftotext,
 )
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
-from webapp.certificate import CERTIFICATE_SEAL_FIELD
+from webapp.certificate import CERTIFICATE_SEAL_FIELD, render
 from webapp.db.models import AgreementCertificate, AuditEvent
+from webapp.errors import UnavailableError
 from webapp.mail.messages import JST
+from webapp.services.completion_retry import complete_pending
+from webapp.services.recipients import complete_if_ready
 
 SECONDS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} JST")
 
@@ -160,3 +164,43 @@ def test_before_completion_the_certificate_is_not_ready(service: Service) -> Non
     open_link(service, token)
     other = service.client.get("/api/v1/documents/NOSUCHDOCUMENT/certificate", headers=service.auth)
     assert other.status_code == 404 and other.json()["error"]["code"] == "document_not_found"
+
+
+def test_without_the_japanese_font_completion_waits_and_says_why(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No certificate with empty boxes for Japanese: the closing step waits for the font."""
+    document_id = upload(service)
+    add_recipient(service, document_id, name="丁 四郎", email="shiro@example.jp")
+    service.client.post(f"/api/v1/documents/{document_id}/send", headers=service.auth)
+    token = service.link_token("shiro@example.jp")
+    session = open_link(service, token)
+    monkeypatch.setattr(render, "cjk_font_available", lambda: False)  # as if not installed
+    agreed = service.client.post(
+        f"/api/v1/r/{token}/agree", headers={"Authorization": f"Bearer {session}"}
+    )
+    assert agreed.status_code == 200  # the agreement is kept; completion is tried again later
+    with pytest.raises(UnavailableError) as refused:
+        complete_if_ready(service.context, document_id)  # what the retry round is told
+    assert refused.value.code == "certificate_font_missing"
+    assert "Noto Sans CJK JP" in refused.value.text("ja")
+    assert "Noto Sans CJK JP" in refused.value.text("en")
+    status = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth)
+    assert status.json()["status"] == "sent"
+    assert (
+        service.client.get(
+            f"/api/v1/documents/{document_id}/certificate", headers=service.auth
+        ).status_code
+        == 404
+    )
+
+    monkeypatch.undo()
+    assert complete_pending(service.context) == 1
+    status = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth)
+    assert status.json()["status"] == "completed"
+    assert (
+        service.client.get(
+            f"/api/v1/documents/{document_id}/certificate", headers=service.auth
+        ).status_code
+        == 200
+    )

@@ -175,7 +175,7 @@ def test_a_wrong_search_is_refused_with_a_code(fields: dict[str, object], code: 
 
 def test_csv_has_every_match_and_no_formula(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as db:
-        owner_id, rows = seed(db)
+        owner_id, _rows = seed(db)
         lines = list(csv_rows(db, owner_id, DocumentSearch(q="契約書 07")))
     assert lines[0].startswith("\ufeff文書ID")
     assert len(lines) == 2

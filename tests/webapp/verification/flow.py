@@ -1,4 +1,4 @@
-"""A finished document of the service under test, through the JSON API (shared by issue 12 tests)."""
+"""A finished document of the service under test, through the JSON API (issue 12 tests)."""
 
 from __future__ import annotations
 

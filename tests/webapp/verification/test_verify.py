@@ -26,6 +26,8 @@ from tests.webapp.verification.flow import completed_document
 from webapp.app import create_app
 from webapp.settings import load_settings
 
+TRAILER = b"trailer\n<< /Root 1 0 R >>\n%%EOF"
+
 
 def verify(service: Service, data: bytes, **params: str) -> dict:  # type: ignore[type-arg]
     response = service.client.post(
@@ -55,7 +57,7 @@ def signed_elsewhere(pdf: bytes) -> bytes:
                 serialization.Encoding.DER,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
-            )  # fmt: skip
+            )
         ),
         cert_registry=SimpleCertificateStore(),
     )
@@ -120,7 +122,7 @@ def test_an_unsigned_pdf_says_so(service: Service) -> None:
         (b"hello, not a PDF", "verify_not_pdf"),
         (b"%PDF-1.7\n" + b"\x00" * 500 + b"%%EOF", "verify_not_pdf"),
         (
-            b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 1 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF",
+            b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 1 0 R >>\nendobj\n" + TRAILER,
             "verify_not_pdf",
         ),
         (b"", "verify_file_required"),

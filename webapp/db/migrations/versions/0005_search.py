@@ -74,7 +74,7 @@ def upgrade() -> None:
             ["documents.id"],
             name=op.f("fk_archive_states_document_id_documents"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("document_id", name=op.f("pk_archive_states")),
     )
     op.create_index(
