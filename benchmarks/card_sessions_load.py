@@ -1,17 +1,21 @@
 """10,000 open card sessions on one instance, each watched by its page: latency and memory.
 
-The sessions are real: sent documents whose party must sign with the card, each with its
-card session started (the prepared revision written, encrypted) and the party's link
-opened. Made in three ways, all before the load (issue 9):
+The sessions are sent documents whose party must sign with the card, each with its card
+session started (the prepared revision written, encrypted) and the party's link opened.
+Made before the load (issue 9), in four parts:
 
-1. a sample of API_SAMPLE through the HTTP API of a `mynasign dev` subprocess (upload,
-   recipient with the card, send, the link from the mail of a real SMTP server, open, card
-   session), API_CLIENTS at once: the setup rate through the API, and each step's share;
-2. PROFILED of them through the service functions in this process under cProfile: where
-   the time goes inside the service;
-3. the rest through the service functions in this process in bulk (BULK_THREADS worker
-   threads, as an admin script would), on the same data directory and database, because
-   10,000 through the API take far longer than `make bench` should (printed: the rate).
+1. API_SAMPLE through the HTTP API of a `mynasign dev` subprocess (upload, recipient with
+   the card, send, the link from the mail of a real SMTP server, open, card session),
+   API_CLIENTS at once: the setup rate through the API, and each step's share;
+2. PROFILED through the service functions in this process under cProfile: where the time
+   goes inside the service;
+3. SERVICE_SAMPLE more through the service functions in BULK_THREADS threads: the rate an
+   admin script would get;
+4. the rest as database copies of the real ones from 2 and 3 (document, revisions,
+   recipient, the party's bearer session, card session: fresh ids and tokens, one bulk
+   insert), because at the rates of 1 to 3 on this shared two-core machine (about one
+   session a second) 10,000 would take hours. A copy is a row like any other to the
+   server; only the encrypted files are shared, which the load never reads.
 
 Then every open session's expiry is moved an hour on (one SQL update): making them takes
 longer than a session's 10-minute life, and the server does not care how long one has left.
@@ -80,9 +84,10 @@ from bridge.protocol import Stage
 SESSIONS_WANTED = 10_000
 FILES_RESERVE = 1_000
 """Open files each side keeps for what is not a session's socket (database, logs, pools)."""
-API_SAMPLE = 300
+API_SAMPLE = 150
 API_CLIENTS = 4
-PROFILED = 100
+PROFILED = 30
+SERVICE_SAMPLE = 30
 BULK_THREADS = 2
 ONE_AT_A_TIME = 1000
 PACED_RATE = 200.0
@@ -138,22 +143,26 @@ def _party(context: Any, owner: Any, source: Path, who: Any) -> Party:
 
 @dataclass
 class Made:
-    """Sessions made through the service layer, how long it took, and the profile."""
+    """Sessions made in this process: the parties, the service layer's rate, the profile."""
 
     parties: list[Party]
-    seconds: float
+    service_made: int
+    service_seconds: float
+    copies: int
+    copy_seconds: float
     profile: list[str]
 
 
-async def open_sessions(data_dir: Path, source: Path, count: int, profiled: int) -> Made:
-    """`count` sent documents, each with its party's link opened and a card session started,
-    through the service functions in BULK_THREADS worker threads; the first `profiled` of
-    them under cProfile in one thread (not counted in the rate), to say where time goes.
+async def open_sessions(data_dir: Path, source: Path, count: int) -> Made:
+    """`count` open card sessions in this process, on the server's data directory.
 
-    Afterwards every open session's expiry is moved an hour on (SQL): making thousands
-    takes longer than a session's 10 minutes, and the server does not care how long a
-    session has left. The service is imported here, not at the top: the baseline server
-    imports this module for `relay_app`, and its memory must not include the service.
+    PROFILED through the service functions under cProfile (one thread), SERVICE_SAMPLE
+    more through them in BULK_THREADS threads (the rate), and the rest as database copies
+    of those real ones (`_copy_sessions`). Then every open session's expiry is moved an
+    hour on (SQL): making them takes longer than a session's 10 minutes, and the server
+    does not care how long a session has left. The service is imported here, not at the
+    top: the baseline server imports this module for `relay_app`, and its memory must not
+    include the service.
     """
     from sqlalchemy import update  # noqa: PLC0415
 
@@ -166,32 +175,33 @@ async def open_sessions(data_dir: Path, source: Path, count: int, profiled: int)
 
     settings = load_settings(environment="development", data_dir=data_dir)
     who = Audit(ActorKind.RECIPIENT, "bench")
+    profiled = min(PROFILED, count)
+    sampled = min(SERVICE_SAMPLE, count - profiled)
     async with open_runtime(settings) as runtime:
         context = runtime.context
         owner = new_sender(context)
 
+        def some(n: int) -> list[Party]:
+            return [_party(context, owner, source, who) for _ in range(n)]
+
         def profiled_batch() -> tuple[list[Party], list[str]]:
             profiler = cProfile.Profile()
             profiler.enable()
-            made = [_party(context, owner, source, who) for _ in range(profiled)]
+            made = some(profiled)
             profiler.disable()
             return made, _profile_lines(profiler, profiled)
 
         parties, profile = await off_loop(profiled_batch)
-        remaining = count - profiled
         start = time.perf_counter()
-        batches = await asyncio.gather(
-            *(
-                off_loop(
-                    lambda n: [_party(context, owner, source, who) for _ in range(n)],
-                    remaining // BULK_THREADS + (1 if t < remaining % BULK_THREADS else 0),
-                )
-                for t in range(BULK_THREADS)
-            )
-        )
-        seconds = time.perf_counter() - start
-        for batch in batches:
+        shares = [
+            sampled // BULK_THREADS + (t < sampled % BULK_THREADS) for t in range(BULK_THREADS)
+        ]
+        for batch in await asyncio.gather(*(off_loop(some, n) for n in shares)):
             parties += batch
+        service_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        copies = await off_loop(_copy_sessions, context, parties, count - len(parties))
+        copy_seconds = time.perf_counter() - start
 
         def extend() -> None:
             with context.sessions() as db, db.begin():
@@ -202,7 +212,74 @@ async def open_sessions(data_dir: Path, source: Path, count: int, profiled: int)
                 )
 
         await off_loop(extend)
-    return Made(parties, seconds, profile)
+    return Made(parties + copies, sampled, service_seconds, len(copies), copy_seconds, profile)
+
+
+def _copy_sessions(context: Any, templates: list[Party], count: int) -> list[Party]:
+    """`count` copies of the templates' rows (document, revisions, recipient, its bearer
+    session, card session) with fresh ids and fresh tokens, inserted in bulk. A copy shares
+    its template's encrypted files: the load reads rows, never the prepared revision."""
+    from sqlalchemy import insert, inspect, select  # noqa: PLC0415
+
+    from webapp.db.models import (  # noqa: PLC0415
+        CardSession,
+        Document,
+        DocumentRevision,
+        Recipient,
+        RecipientSession,
+    )
+    from webapp.db.types import new_document_id, new_id  # noqa: PLC0415
+    from webapp.security import new_token, token_hash  # noqa: PLC0415
+
+    def row(item: Any) -> dict[str, Any]:
+        return {attr.key: getattr(item, attr.key) for attr in inspect(item).mapper.column_attrs}
+
+    with context.sessions() as db:
+        originals = []
+        for party in templates:
+            card = db.scalars(
+                select(CardSession).where(CardSession.token_hash == token_hash(party.bridge_token))
+            ).one()
+            bearer = db.scalars(
+                select(RecipientSession).where(
+                    RecipientSession.token_hash == token_hash(party.session_token)
+                )
+            ).one()
+            document = card.recipient.document
+            revisions = [row(revision) for revision in document.revisions]
+            originals.append(
+                (row(document), revisions, row(card.recipient), row(bearer), row(card))
+            )
+    made: list[Party] = []
+    tables: dict[Any, list[dict[str, Any]]] = {
+        Document: [], DocumentRevision: [], Recipient: [], RecipientSession: [], CardSession: []
+    }  # fmt: skip
+    for n in range(count):
+        document, revisions, recipient, bearer, card = originals[n % len(originals)]
+        party = Party(new_token(), new_token(), new_token())
+        document_id, recipient_id = new_document_id(), new_id()
+        tables[Document].append({**document, "id": document_id})
+        tables[DocumentRevision] += [
+            {**revision, "id": new_id(), "document_id": document_id} for revision in revisions
+        ]
+        tables[Recipient].append({
+            **recipient, "id": recipient_id, "document_id": document_id,
+            "link_token_hash": token_hash(party.link_token), "completion_link_hash": None,
+        })  # fmt: skip
+        tables[RecipientSession].append({
+            **bearer, "id": new_id(), "recipient_id": recipient_id,
+            "token_hash": token_hash(party.session_token),
+        })  # fmt: skip
+        tables[CardSession].append({
+            **card, "id": new_id(), "recipient_id": recipient_id,
+            "token_hash": token_hash(party.bridge_token),
+        })  # fmt: skip
+        made.append(party)
+    with context.sessions() as db, db.begin():
+        for model, rows in tables.items():
+            for chunk in range(0, len(rows), 2000):
+                db.execute(insert(model), rows[chunk : chunk + 2000])
+    return made
 
 
 PROFILED_PARTS = {
@@ -215,7 +292,7 @@ PROFILED_PARTS = {
 """Service functions whose cumulative time the profile reports, by function name."""
 PROFILED_INSIDE = {
     "  PDF steps in a private loop (run_pdf_step)": "run_pdf_step",
-    "  TSA requests (timestamps)": "async_timestamp",
+    "  PDF check in the sandbox process (check_in_sandbox)": "check_in_sandbox",
     "  encryption at rest (EncryptedFileStore.write)": "write",
     "  database commits": "commit",
 }
@@ -242,7 +319,8 @@ def _profile_lines(profiler: cProfile.Profile, count: int) -> list[str]:
         "create_document": "services/documents", "add_recipient": "services/documents",
         "send_document": "services/documents", "open_link": "services/recipients",
         "start": "services/card_sessions", "run_pdf_step": "webapp/offload",
-        "async_timestamp": "timestamps", "write": "webapp/files", "commit": "orm/session",
+        "check_in_sandbox": "pdf/sandbox", "write": "storage/encryption",
+        "commit": "orm/session",
     }  # fmt: skip
     lines = [
         f"  cProfile of {count} sessions made through the service layer (one thread; the "
@@ -751,8 +829,7 @@ def run() -> list[str]:
         data_dir = directory / "var"
         source = contract_pdf(directory / "contract.pdf", pages=2)
         sample = api_sessions(directory, data_dir, source, API_SAMPLE)
-        bulk = max(0, sessions - len(sample.parties))
-        made = asyncio.run(open_sessions(data_dir, source, bulk, min(PROFILED, bulk)))
+        made = asyncio.run(open_sessions(data_dir, source, max(0, sessions - len(sample.parties))))
         parties = sample.parties + made.parties
         ours_command = ["-m", "webapp.cli", "dev", "--data-dir", str(data_dir)]
         with serving(ours_command, directory / "mynasign-access.log") as server:
@@ -763,7 +840,6 @@ def run() -> list[str]:
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    bulk_made = len(made.parties) - min(PROFILED, bulk)
     report = [
         f"card sessions under load: {len(parties):,} open sessions on one instance, each "
         "watched by its page (SSE) and claimed by a bridge (websocket)",
@@ -778,9 +854,14 @@ def run() -> list[str]:
         ),
         *_api_lines(sample),
         *made.profile,
-        f"  bulk: {bulk_made:,} sessions through the service functions in this process "
-        f"({BULK_THREADS} threads) in {made.seconds:.0f} s = "
-        f"{bulk_made / made.seconds:.1f} sessions/s; expiry moved an hour on (SQL)",
+        f"  service layer: {made.service_made} sessions through the service functions in "
+        f"this process ({BULK_THREADS} threads) in {made.service_seconds:.0f} s = "
+        f"{made.service_made / made.service_seconds:.2f} sessions/s; "
+        f"{SESSIONS_WANTED:,} at this rate: "
+        f"{SESSIONS_WANTED * made.service_seconds / made.service_made / 60:.0f} min",
+        f"  the other {made.copies:,}: database copies of those real sessions (fresh ids "
+        f"and tokens; they share their template's encrypted files) in "
+        f"{made.copy_seconds:.1f} s; every session's expiry moved an hour on (SQL)",
         "  latency = progress frame sent -> the page's feed has it",
         *_report("mynasign", ours),
         *_report("bare relay", relay),

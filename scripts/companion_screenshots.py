@@ -300,9 +300,11 @@ def shots(out: Path) -> int:
             )
             for prefix, platform, size in sizes:
                 app = CompanionApp(platform=platform, size=size, insecure=False)
-                code |= run_app(
-                    app, lambda app, p=prefix: walk(app, service, Path(scratch), out, p)
-                )
+
+                def script(app: CompanionApp, prefix: str = prefix) -> Awaitable[int]:
+                    return walk(app, service, Path(scratch), out, prefix)
+
+                code |= run_app(app, script)
             return code
         finally:
             service.stop()

@@ -1063,6 +1063,20 @@ TEXTS: dict[str, tuple[str, str]] = {
         "この署名の後に追記があります（後続の署名など）",
         "The file was extended after this signature (later signatures, say)",
     ),
+    "verify_problem_modified": ("署名された内容が変更されています。", "The signed bytes were changed."),
+    "verify_problem_invalid": (
+        "暗号学的な署名の検証に失敗しました。",
+        "The cryptographic signature does not verify.",
+    ),
+    "verify_problem_untrusted": (
+        "証明書が信頼できるルートにつながらないか、有効ではありません。",
+        "The certificate does not chain to a trusted root, or is not valid.",
+    ),
+    "verify_problem_revoked": ("証明書は失効しています。", "The certificate is revoked."),
+    "verify_problem_malformed": (
+        "署名の形式が壊れていて検証できません。",
+        "The signature is malformed and cannot be validated.",
+    ),
     "verify_record_final": (
         "この文書は mynasign に記録されている最終版と一致します（文書ID {document_id}）。",
         "This is the final version mynasign has on record (document ID {document_id}).",

@@ -42,9 +42,9 @@ from webapp.loop_watchdog import LoopWatchdog
 from webapp.mail.outbox import AttachmentLoader, OutboxWorker
 from webapp.mail.smtp import SmtpConfig
 from webapp.offload import set_pdf_concurrency, size_thread_pool
-from webapp.pdf import Sealer, SealKey, create_development_seal, seal_signer_from_files
+from webapp.pdf import Sealer, SealKey, create_development_seal
 from webapp.pdf.dev_seal import publish_development_seal_crl
-from webapp.pdf.seal_keys import seal_signer_from_pkcs11
+from webapp.pdf.workers import PdfWorkers, SealerSpec, SealKeySource
 from webapp.services import card_sessions
 from webapp.services.completion_retry import completion_retry
 from webapp.services.context import ServiceContext
@@ -117,7 +117,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             development_root_der=dev_sign_root,
         )
         trust_roots.extend(card_anchors)
-        seal_key, seal_root = _seal_key(settings, data_dir, dev_pki_url)
+        seal_source, seal_root = _seal_key(settings, data_dir, dev_pki_url)
+        seal_key = seal_source.open()
         stack.callback(seal_key.close)
         if seal_root is not None:
             trust_roots.append(seal_root)
@@ -129,6 +130,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings=settings, sessions=sessions, files=files, kek=kek,
             sealer=Sealer(seal_key.signer, tsa_url, trust_roots),
             card_validator=_card_validator(settings, card_anchors, dev_pki_url),
+        )  # fmt: skip
+        context.pdf = PdfWorkers(
+            SealerSpec(seal_source, tsa_url, tuple(trust_roots)),
+            processes=settings.pdf_processes, in_thread_sealer=context.sealer,
         )  # fmt: skip
         async with _running(context, url, trust_roots) as (outbox, watchdog):
             yield Runtime(
@@ -148,6 +153,7 @@ async def _running(
         context.card_events = PostgresCardEventHub(
             libpq_conninfo(url), functools.partial(card_sessions.status_for, context)
         )
+    prepare_renderer()  # issue 12: the certificate's layout engine and font, before serving
     async with contextlib.AsyncExitStack() as stack:
         await context.card_events.start()
         stack.push_async_callback(context.card_events.stop)
@@ -162,7 +168,6 @@ async def _running(
             outbox.start()
             stack.push_async_callback(outbox.stop)
             context.wake_mail = outbox.wake
-        prepare_renderer()  # issue 12: the agreement certificate's layout engine and font
         background = [
             completion_retry(context),
             audit_anchoring(context),  # issue 12: the audit chain's head, timestamped daily
@@ -247,24 +252,24 @@ def _bindable_base_url(preferred: str, *, any_port: bool = False) -> str:
 
 def _seal_key(
     settings: Settings, data_dir: Path, dev_pki_url: str | None
-) -> tuple[SealKey, bytes | None]:
-    """The platform seal: PKCS#11, key files, or (development) a generated key."""
+) -> tuple[SealKeySource, bytes | None]:
+    """The platform seal: PKCS#11, key files, or (development) a generated key: where it
+    is (each PDF worker process opens it too) and its root."""
     mode = settings.seal_mode
+    chain = tuple(settings.seal_chain_files)
     if mode == "pkcs11":
         assert settings.seal_pkcs11_module and settings.seal_pkcs11_token  # noqa: S101 - validated
         assert settings.seal_pkcs11_key_label and settings.seal_pkcs11_pin  # noqa: S101
-        key: SealKey = seal_signer_from_pkcs11(
-            str(settings.seal_pkcs11_module), settings.seal_pkcs11_token,
-            settings.seal_pkcs11_key_label, settings.seal_pkcs11_pin.get_secret_value(),
-            chain_pem_paths=settings.seal_chain_files,
+        source = SealKeySource(
+            chain_files=chain, pkcs11_module=str(settings.seal_pkcs11_module),
+            pkcs11_token=settings.seal_pkcs11_token, pkcs11_label=settings.seal_pkcs11_key_label,
+            pkcs11_pin=settings.seal_pkcs11_pin.get_secret_value(),
         )  # fmt: skip
-        return key, _last_root(settings.seal_chain_files)
+        return source, _last_root(settings.seal_chain_files)
     if mode == "key_file":
         assert settings.seal_key_file and settings.seal_cert_file  # noqa: S101 - validated
-        key = seal_signer_from_files(
-            settings.seal_key_file, settings.seal_cert_file, settings.seal_chain_files
-        )
-        return key, _last_root(settings.seal_chain_files)
+        source = SealKeySource(settings.seal_key_file, settings.seal_cert_file, chain)
+        return source, _last_root(settings.seal_chain_files)
     crl_url = None
     if dev_pki_url:  # the development PKI serves the seal root's CRL for validators, at the
         # base URL its pki.json names (the same for every instance on this data directory)
@@ -274,8 +279,8 @@ def _seal_key(
     files = create_development_seal(data_dir / "seal", crl_url=crl_url)
     if dev_pki_url:
         publish_development_seal_crl(data_dir / "seal", data_dir / "pki" / EXTRA_DIR / DEV_SEAL_CRL)
-    key = seal_signer_from_files(files.seal_key, files.seal_cert, [files.root_cert])
-    return key, _pem_der(files.root_cert)
+    source = SealKeySource(files.seal_key, files.seal_cert, (files.root_cert,))
+    return source, _pem_der(files.root_cert)
 
 
 def _last_root(chain: list[Path]) -> bytes | None:

@@ -139,8 +139,11 @@ class Settings(BaseSettings):
     # issue 9: many people at once
     worker_threads: Annotated[int, Field(ge=4, le=1000)] = 100
     """Blocking calls (database, files, PDF) that may run at once in worker threads."""
+    pdf_processes: Annotated[int, Field(ge=0, le=64)] = 2
+    """Worker processes for PDF steps (stamp, seals, card signatures, closing steps); 0 runs
+    them in the server's own threads (tools and tests that replace the sealer)."""
     pdf_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
-    """PDF steps (stamp, seal, card signature, closing step) running at once per instance."""
+    """PDF steps running at once in the server's threads (`pdf_processes` = 0 only)."""
     loop_stall_warning_ms: Annotated[int, Field(ge=10, le=60_000)] = 100
     """An event loop step longer than this is logged as a warning (it delays everyone)."""
     database_write_wait_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0

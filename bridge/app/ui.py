@@ -49,6 +49,8 @@ HINT = Pack(margin_bottom=10, font_size=10, color="#4a4a4a")
 PROBLEM = Pack(margin_bottom=10, font_size=BODY_POINTS, color="#b00020", font_weight="bold")
 NOTICE = Pack(margin_bottom=10, font_size=BODY_POINTS, color="#0b5394")
 BUTTON = Pack(margin_top=8, height=44, font_size=BODY_POINTS)
+DISABLED_BACKGROUND = "#c9ced6"
+DISABLED_TEXT = "#5b6270"
 PRIMARY = Pack(
     margin_top=8, height=48, font_size=BODY_POINTS, font_weight="bold",
     background_color="#1a56db", color="#ffffff",
@@ -91,6 +93,13 @@ def wrap(text: str, cells: int = WRAP_CELLS) -> str:
             line += char
         lines.append(line)
     return "\n".join(lines)
+
+
+def _enable(button: toga.Button, enabled: bool) -> None:
+    """Enable or disable a primary button, and let it look so (its colour hides the state)."""
+    button.enabled = enabled
+    button.style.background_color = PRIMARY.background_color if enabled else DISABLED_BACKGROUND
+    button.style.color = PRIMARY.color if enabled else DISABLED_TEXT
 
 
 def reader_names() -> list[str]:
@@ -414,7 +423,7 @@ class CompanionApp(toga.App):
             "app_password_submit", lambda _w: self._submit_password(reply), "password-submit",
             primary=True,
         )  # fmt: skip
-        submit.enabled = False
+        _enable(submit, False)
         self._show(
             "password",
             self._label(self.t("app_password_heading"), HEADING),
@@ -436,7 +445,7 @@ class CompanionApp(toga.App):
     def _on_password_change(self, field: toga.Widget) -> None:
         check = check_typed(field.value)
         self._set_label("password-rule", self.t(check.key, **check.params))
-        self.window.widgets["password-submit"].enabled = check.ok
+        _enable(self.window.widgets["password-submit"], check.ok)
 
     def _submit_password(self, reply: Reply[str]) -> None:
         field = self.window.widgets["password"]

@@ -165,6 +165,8 @@ def java_module(adapter: FakeAdapter | None) -> types.ModuleType:
 class NSObject:
     """rubicon's NSObject: `alloc().init()`; subclasses may name protocols."""
 
+    protocols: list[Any] = []  # noqa: RUF012 - set per subclass
+
     def __init_subclass__(cls, protocols: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.protocols = protocols or []

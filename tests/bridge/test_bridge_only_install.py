@@ -64,13 +64,13 @@ def test_no_server_package_is_installed(bridge_venv: Path) -> None:
         )
         assert done.returncode != 0, f"{module} is importable in a bridge-only install"
         assert "ModuleNotFoundError" in done.stderr
-    done = subprocess.run(
+    imported = subprocess.run(
         [str(python), "-c", "import bridge.cli, card.jpki"],
         capture_output=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert imported.returncode == 0, imported.stderr
 
 
 def test_jpki_bridge_signs_from_the_bridge_only_install(

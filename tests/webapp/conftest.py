@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +18,8 @@ from sqlalchemy import select
 
 from webapp.app import create_app
 from webapp.db.models import OutgoingMail, User
+from webapp.pdf import TimestampUnavailable
+from webapp.pdf.workers import FinalizeJob, PdfJob, PdfWorkers
 from webapp.services.accounts import create_api_token, sign_up
 from webapp.services.context import ServiceContext
 from webapp.settings import Settings, load_settings
@@ -72,6 +77,50 @@ def settings(tmp_path: Path) -> Settings:
 def service(settings: Settings) -> Iterator[Service]:
     with TestClient(create_app(settings)) as client:
         yield with_sender(client)
+
+
+@contextlib.contextmanager
+def tsa_down(context: ServiceContext) -> Iterator[None]:
+    """The TSA unreachable while the block runs, for the PDF workers and this process."""
+    workers = context.pdf_workers()
+    dead_url = "http://127.0.0.1:9/tsa"  # nothing listens on the discard port
+    spec = None if workers.spec is None else dataclasses.replace(workers.spec, tsa_url=dead_url)
+    timestamper = context.sealer.timestamper
+    working_url = timestamper.url
+    context.pdf = PdfWorkers(
+        spec, processes=workers.processes, in_thread_sealer=workers.in_thread_sealer
+    )
+    timestamper.url = dead_url
+    try:
+        yield
+    finally:
+        context.pdf = workers
+        timestamper.url = working_url
+
+
+class _ClosingStepDown(PdfWorkers):
+    """The real PDF workers, but every closing step fails as if the TSA were down."""
+
+    def __init__(self, workers: PdfWorkers) -> None:
+        super().__init__(
+            workers.spec, processes=workers.processes, in_thread_sealer=workers.in_thread_sealer
+        )
+
+    def run(self, job: PdfJob, source: Path, output: Path) -> Any:
+        if isinstance(job, FinalizeJob):
+            raise TimestampUnavailable("test: the TSA is down for the closing step")
+        return super().run(job, source, output)
+
+
+@contextlib.contextmanager
+def closing_step_down(context: ServiceContext) -> Iterator[None]:
+    """Agreements are sealed as usual; the closing step fails (TSA down) in the block."""
+    workers = context.pdf_workers()
+    context.pdf = _ClosingStepDown(workers)
+    try:
+        yield
+    finally:
+        context.pdf = workers
 
 
 def with_sender(client: TestClient) -> Service:

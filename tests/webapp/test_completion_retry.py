@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.webapp.conftest import Service
+from tests.webapp.conftest import Service, closing_step_down
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
-from webapp.pdf import TimestampUnavailable
 from webapp.services.completion_retry import complete_pending, documents_awaiting_completion
 
 
@@ -26,22 +23,18 @@ def test_completion_waits_for_the_tsa_then_finishes(
     token = service.link_token("ichiro@example.jp")
     session = open_link(service, token)
 
-    async def tsa_down(*args: Any, **kwargs: Any) -> None:
-        raise TimestampUnavailable("test: no TSA")
-
-    sealer = service.context.sealer
-    monkeypatch.setattr(sealer, "finalize", tsa_down)
-    agreed = service.client.post(
-        f"/api/v1/r/{token}/agree", headers={"Authorization": f"Bearer {session}"}
-    )
-    assert agreed.status_code == 200, agreed.text
+    with closing_step_down(service.context):
+        agreed = service.client.post(
+            f"/api/v1/r/{token}/agree", headers={"Authorization": f"Bearer {session}"}
+        )
+        assert agreed.status_code == 200, agreed.text
+        status = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth)
+        assert status.json()["status"] == "sent"
+        assert complete_pending(service.context) == 0  # still down: nothing changes
     status = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth).json()
     assert status["status"] == "sent"
     assert status["recipients"][0]["status"] == "agreed"
     assert documents_awaiting_completion(service.context) == [document_id]
-    assert complete_pending(service.context) == 0  # still down: nothing changes
-
-    monkeypatch.undo()
     assert complete_pending(service.context) == 1
     status = service.client.get(f"/api/v1/documents/{document_id}", headers=service.auth).json()
     assert status["status"] == "completed"

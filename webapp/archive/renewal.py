@@ -18,6 +18,7 @@ import datetime
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,11 +28,10 @@ from webapp.archive.pdf import NewestTimestamp, newest_timestamp, renew_archive_
 from webapp.db.models import ActorKind, ArchiveState, Document, DocumentStatus, RevisionKind
 from webapp.errors import DomainError
 from webapp.offload import off_loop
-from webapp.pdf import SealingError
+from webapp.pdf import Sealer
 from webapp.services import revisions
 from webapp.services.context import ServiceContext
 from webapp.services.documents import Audit
-from webapp.services.sealing import sealing_failure
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW_DAYS = 365
@@ -116,6 +116,20 @@ def _is_due(found: NewestTimestamp, now: datetime.datetime, window: datetime.tim
     return found.tsa_expires_at <= now + window
 
 
+@dataclass(frozen=True)
+class RenewTimestampJob:
+    """Validation data and a new document timestamp (a PDF job: runs in a PDF worker)."""
+
+    trust_roots: tuple[bytes, ...]
+    existing_timestamps: int
+
+    async def run(self, sealer: Sealer, source: BinaryIO, output: BinaryIO) -> None:
+        await renew_archive_timestamp(
+            source, output, sealer.timestamper, list(self.trust_roots),
+            existing_timestamps=self.existing_timestamps,
+        )  # fmt: skip
+
+
 def _renew(
     ctx: ServiceContext, trust_roots: Sequence[bytes], document_id: str, base: int, blob: str,
     found: NewestTimestamp,
@@ -126,15 +140,7 @@ def _renew(
         document = db.get_one(Document, document_id)
         db.expunge(document)
 
-    async def step(source, output) -> None:  # type: ignore[no-untyped-def]
-        try:
-            await renew_archive_timestamp(
-                source, output, ctx.sealer.timestamper, trust_roots,
-                existing_timestamps=found.count,
-            )  # fmt: skip
-        except SealingError as exc:
-            raise sealing_failure(exc) from None
-
+    step = RenewTimestampJob(tuple(trust_roots), found.count)
     new = revisions.next_revision(ctx, document, blob, RevisionKind.FINAL, [step])
     try:
         with revisions.decrypted_copy(ctx, document, new.blob.blob_name) as plain:

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -69,8 +69,7 @@ def prepare_renderer() -> bool:
     """Load WeasyPrint and check the font, at start: the import takes a second or more of
     the interpreter's lock, better spent before serving than on the first completion.
     Whether certificates can be made (a missing font is logged)."""
-    import weasyprint  # type: ignore[import-untyped]  # noqa: F401, PLC0415
-
+    _weasyprint()
     if cjk_font_available():
         return True
     log.error(
@@ -88,12 +87,17 @@ def render_pdf(facts: CertificateFacts, output: BinaryIO) -> None:
     """Write the (unsealed) certificate PDF to `output`."""
     if not cjk_font_available():
         raise CertificateFontMissingError(f"the font {FONT_FAMILY!r} is not installed")
-    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, loaded when needed
-
     html = render_html(facts)
     with _render_lock:
-        document = weasyprint.HTML(string=html, url_fetcher=_fetch_nothing)
+        document = _weasyprint().HTML(string=html, url_fetcher=_fetch_nothing)
         document.write_pdf(target=output)
+
+
+def _weasyprint() -> Any:
+    """WeasyPrint, imported when first needed (it has no type information)."""
+    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy
+
+    return weasyprint
 
 
 def _fetch_nothing(url: str, *_args: object, **_kwargs: object) -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PdfError(Exception):
     """A PDF step that failed in a way a person must be told about."""
@@ -11,6 +13,18 @@ class PdfError(Exception):
         self.code = code
         self.message_ja = message_ja
         self.message_en = message_en
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable whatever a subclass's `__init__` takes: PDF work runs in worker
+        processes (`webapp.pdf.workers`) and its errors come back from them."""
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(kind: type[PdfError], args: tuple[Any, ...], state: dict[str, Any]) -> PdfError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class PdfRejected(PdfError):  # noqa: N818 - the name the issue gives it

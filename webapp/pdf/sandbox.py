@@ -41,7 +41,7 @@ from webapp.pdf.refusals import refusal
 from webapp.pdf.structure import Attachment
 
 CHUNK_SIZE = 1 << 16
-_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+_SLOTS = threading.BoundedSemaphore(max(1, min(os.cpu_count() or 1, 8)))
 _FRAME = struct.Struct("!I")
 _MAX_ANSWER = 1 << 20
 _MAX_HEADER = 8192
@@ -174,6 +174,13 @@ class _Helper:
 
 
 _HELPER = _Helper()
+
+
+def start_helper() -> None:
+    """Start the helper now (it imports the PDF layer: a second or two) rather than on the
+    first upload; for a server's start-up. Idempotent."""
+    with _HELPER._lock:
+        _HELPER._running()
 
 
 def _serve(control_fd: int) -> None:

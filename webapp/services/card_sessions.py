@@ -15,12 +15,11 @@ import contextlib
 import datetime
 import hashlib
 import logging
-import tempfile
 import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -39,20 +38,17 @@ from webapp.db.models import (
 )
 from webapp.errors import ConflictError, DomainError, UnavailableError
 from webapp.i18n import text
-from webapp.offload import in_private_loop, pdf_slot, run_pdf_step
-from webapp.pdf import SealingError
+from webapp.offload import in_private_loop, pdf_slot
 from webapp.pdf.card_signature import (
-    CardSignatureTooLarge,
     PreparedCardSignature,
-    embed_card_signature,
-    prepare_card_signature,
 )
+from webapp.pdf.workers import EmbedCardJob, PrepareCardJob
 from webapp.security import new_token, token_hash, token_matches
 from webapp.services import revisions
 from webapp.services.context import ServiceContext
 from webapp.services.documents import Audit
 from webapp.services.notify import OPEN_STATUSES, notify_next_recipient
-from webapp.services.sealing import seal_step, sealing_failure
+from webapp.services.sealing import seal_step
 
 log = logging.getLogger(__name__)
 SESSION_LIFETIME = datetime.timedelta(minutes=10)
@@ -189,23 +185,13 @@ def _prepare(
     """The next revision with an empty signature field, stored encrypted: (blob, offsets)."""
     with (
         revisions.decrypted_copy(ctx, document, current_blob) as source,
-        _scratch_file(ctx) as output,
+        revisions.scratch_file(ctx) as output,
     ):
-        try:
-            prepared = run_pdf_step(
-                prepare_card_signature(source, output, field_name=field_name, signer_name=signer)
-            )  # /Name: the party's name (issue 12.7)
-        except SealingError as exc:
-            raise sealing_failure(exc) from None
+        job = PrepareCardJob(field_name, signer_name=signer)  # /Name: the party's name (12.7)
+        prepared: PreparedCardSignature = revisions.run_job(ctx, job, source, output)
         output.seek(0)
         blob = ctx.files.write(revisions.data_key(ctx, document), f"{document.id}-card", output)
     return blob.blob_name, prepared
-
-
-@contextlib.contextmanager
-def _scratch_file(ctx: ServiceContext) -> Iterator[BinaryIO]:
-    with tempfile.TemporaryFile(dir=revisions.scratch_dir(ctx)) as handle:
-        yield handle
 
 
 def _cancel_open(db: Session, recipient: Recipient, reason: str, now: datetime.datetime) -> int:
@@ -613,19 +599,15 @@ def _embed_and_record(
     number = (base or 0) + 1
     signed_name = f"{document_id}-r{number}"
     with revisions.decrypted_copy(ctx, document, prepared_blob) as signed:
-        try:
-            run_pdf_step(embed_card_signature(signed, prepared, cms_der, ctx.sealer.timestamper))
-        except CardSignatureTooLarge as exc:
-            raise ConflictError(exc.code, messages=(exc.message_ja, exc.message_en)) from None
-        except SealingError as exc:
-            raise sealing_failure(exc) from None
+        with revisions.scratch_file(ctx) as unused:  # the CMS goes into `signed` in place
+            revisions.run_job(ctx, EmbedCardJob(prepared, cms_der), signed, unused)
         signed.seek(0)
         signed_blob = ctx.files.write(key, signed_name, signed)
         card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
         try:  # sealed from the plaintext at hand, not decrypted again
             sealed = revisions.next_revision_from_plain(
                 ctx, document, signed, number + 1, RevisionKind.EVENT_SEAL,
-                [seal_step(ctx, seal_field, seal_reason)],
+                [seal_step(seal_field, seal_reason)],
             )  # fmt: skip
         except BaseException:
             revisions.discard(ctx, card_revision)

@@ -12,6 +12,7 @@ from webapp.card_events import CardEventHub
 from webapp.card_validation import CardSignatureValidator
 from webapp.files import EncryptedFileStore, KeyEncryptionKey
 from webapp.pdf import Sealer
+from webapp.pdf.workers import PdfWorkers
 from webapp.settings import Settings
 
 
@@ -33,6 +34,13 @@ class ServiceContext:
     card_validator: CardSignatureValidator | None = None
     """Checks card signatures (trust, validity, revocation); None: card signing is off."""
     card_events: CardEventHub = field(default_factory=CardEventHub)
+    pdf: PdfWorkers | None = None
+    """Where PDF jobs run (worker processes); None: in the calling thread."""
+
+    def pdf_workers(self) -> PdfWorkers:
+        if self.pdf is None:
+            self.pdf = PdfWorkers(None, processes=0, in_thread_sealer=self.sealer)
+        return self.pdf
 
     def now(self) -> datetime.datetime:
         return self.clock()

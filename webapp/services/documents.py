@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import BinaryIO
@@ -24,7 +23,8 @@ from webapp.db.models import (
     new_document_id,
 )
 from webapp.errors import ConflictError, DomainError, NotFoundError
-from webapp.pdf import PdfRejected, inspect_pdf, stamp_document_id
+from webapp.pdf import PdfRejected, inspect_pdf
+from webapp.pdf.workers import StampJob
 from webapp.security import hash_secret
 from webapp.services import revisions
 from webapp.services.accounts import check_email
@@ -202,8 +202,8 @@ def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
     certificate_id = new_certificate_id()  # issue 12: stamped now, its certificate made at the end
-    stamp = functools.partial(_stamp, document_id=document.id, certificate_id=certificate_id)
-    seal = seal_step(ctx, SENDING_SEAL_FIELD, f"Sent by {owner.email} for signature (mynasign)")
+    stamp = StampJob(document.id, certificate_id)
+    seal = seal_step(SENDING_SEAL_FIELD, f"Sent by {owner.email} for signature (mynasign)")
     new = revisions.next_revision(
         ctx, document, current_blob, RevisionKind.STAMP_AND_SENDING_SEAL, [stamp, seal]
     )
@@ -225,15 +225,6 @@ def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit
         raise
     ctx.wake_mail()
     return document
-
-
-async def _stamp(
-    source: BinaryIO, output: BinaryIO, *, document_id: str, certificate_id: str
-) -> None:
-    try:  # issue 10: the upload check runs again first; a file it refuses gets its words
-        stamp_document_id(source, output, document_id, certificate_id)  # a worker's loop
-    except PdfRejected as exc:
-        raise DomainError(f"pdf_{exc.code}", messages=(exc.message_ja, exc.message_en)) from None
 
 
 def cancel_document(

@@ -284,7 +284,7 @@ def agree(ctx: ServiceContext, link_token: str, session_token: str, who: Audit) 
         reason = f"Agreed by {recipient.name} <{recipient.email}> (mynasign)"
         field = f"mynasign-agreed-{recipient.position}-{recipient.id[:8]}"
     new = revisions.next_revision(
-        ctx, document, current_blob, RevisionKind.AGREEMENT_SEAL, [seal_step(ctx, field, reason)]
+        ctx, document, current_blob, RevisionKind.AGREEMENT_SEAL, [seal_step(field, reason)]
     )
     try:
         with ctx.sessions() as db, db.begin():
@@ -340,7 +340,7 @@ def _complete(ctx: ServiceContext, document_id: str) -> bool:
         current_blob = revisions.current_revision(db, document).blob_name
         evidence = card_ocsp_responses(db, document)
     new = revisions.next_revision(
-        ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(ctx, evidence)]
+        ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(evidence)]
     )
     certificate: PreparedCertificate | None = None  # issue 12: the agreement certificate
     try:

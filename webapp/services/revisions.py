@@ -1,17 +1,17 @@
 """PDF revisions of a document: read the current one, run a PDF step, store the next one.
 
 The PDF work runs on temporary files outside any database transaction (a seal waits for
-the TSA), in the calling worker thread (`webapp.offload.run_pdf_step`: never on the event
-loop); the new revision is recorded afterwards in a short transaction. If the step
-fails, nothing is recorded and the encrypted output is removed: nothing is lost, and the
-same action can be tried again.
+the TSA), in a PDF worker process (`webapp.pdf.workers`: never on the event loop, nor in
+the server's interpreter); the new revision is recorded afterwards in a short transaction.
+If the step fails, nothing is recorded and the encrypted output is removed: nothing is
+lost, and the same action can be tried again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,10 +21,13 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import Document, DocumentRevision, RevisionKind
 from webapp.files import StoredBlob
-from webapp.offload import run_pdf_step
+from webapp.pdf import PdfError
+from webapp.pdf.workers import PdfJob
 from webapp.services.context import ServiceContext
+from webapp.services.sealing import pdf_failure
 
-PdfStep = Callable[[BinaryIO, BinaryIO], Coroutine[Any, Any, None]]
+PdfStep = PdfJob
+"""A step of a new revision: a job of `webapp.pdf.workers` (stamp, seal, closing step)."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,32 @@ def current_revision(db: Session, document: Document) -> DocumentRevision:
 
 @contextlib.contextmanager
 def decrypted_copy(ctx: ServiceContext, document: Document, blob_name: str) -> Iterator[BinaryIO]:
-    """The plaintext of a stored revision in a private temporary file, removed afterwards."""
-    with tempfile.TemporaryFile(dir=scratch_dir(ctx)) as plain:
+    """The plaintext of a stored revision in a private temporary file, removed afterwards
+    (named: a PDF worker process opens it by its path)."""
+    with scratch_file(ctx) as plain:
         ctx.files.decrypt_to(data_key(ctx, document), blob_name, plain)
         plain.seek(0)
         yield plain
+
+
+@contextlib.contextmanager
+def scratch_file(ctx: ServiceContext) -> Iterator[BinaryIO]:
+    """An empty private file in the scratch directory, removed afterwards."""
+    with tempfile.NamedTemporaryFile(dir=scratch_dir(ctx), prefix="pdf-") as handle:
+        yield handle  # type: ignore[misc]
+
+
+def run_job(ctx: ServiceContext, job: PdfJob, source: BinaryIO, output: BinaryIO) -> Any:
+    """Run one PDF job on two scratch files (in a PDF worker process); its result.
+
+    A failure comes out as the error a person is told (`DomainError`), nothing written.
+    """
+    source.flush()
+    output.flush()
+    try:
+        return ctx.pdf_workers().run(job, Path(source.name), Path(output.name))
+    except PdfError as exc:
+        raise pdf_failure(exc) from None
 
 
 def store_original(ctx: ServiceContext, document: Document, source: BinaryIO) -> NewRevision:
@@ -92,8 +116,8 @@ def next_revision_from_plain(
     """Run `steps` on a plaintext PDF already at hand (spares decrypting it once more)."""
     with contextlib.ExitStack() as stack:
         for step in steps:
-            output = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir(ctx)))
-            run_pdf_step(step(source, output))
+            output = stack.enter_context(scratch_file(ctx))
+            run_job(ctx, step, source, output)
             output.seek(0)
             source = output
         blob = ctx.files.write(data_key(ctx, document), f"{document.id}-r{number}", source)

@@ -1,38 +1,23 @@
-"""The platform's PDF steps as revision steps: a seal, and the closing seal + DSS + timestamp."""
+"""The platform's PDF steps as revision steps (a seal, the closing step), and their failures
+in the words people are told."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import BinaryIO
 
 from webapp.errors import ConflictError, DomainError, UnavailableError
-from webapp.pdf import SealingError, TimestampUnavailable
-from webapp.services.context import ServiceContext
-from webapp.services.revisions import PdfStep
+from webapp.pdf import PdfError, PdfRejected, SealingError, TimestampUnavailable
+from webapp.pdf.workers import FinalizeJob, SealJob
 
 
-def seal_step(ctx: ServiceContext, field_name: str, reason: str) -> PdfStep:
+def seal_step(field_name: str, reason: str) -> SealJob:
     """A step adding one platform seal (PAdES B-T) in a new field."""
-
-    async def seal(source: BinaryIO, output: BinaryIO) -> None:
-        try:
-            await ctx.sealer.seal(source, output, field_name=field_name, reason=reason)
-        except SealingError as exc:
-            raise sealing_failure(exc) from None
-
-    return seal
+    return SealJob(field_name, reason)
 
 
-def finalize_step(ctx: ServiceContext, known_ocsp_responses: Sequence[bytes] = ()) -> PdfStep:
+def finalize_step(known_ocsp_responses: Sequence[bytes] = ()) -> FinalizeJob:
     """The closing step: final seal, validation data (DSS) and a document timestamp."""
-
-    async def finalize(source: BinaryIO, output: BinaryIO) -> None:
-        try:
-            await ctx.sealer.finalize(source, output, known_ocsp_responses=known_ocsp_responses)
-        except SealingError as exc:
-            raise sealing_failure(exc) from None
-
-    return finalize
+    return FinalizeJob(tuple(known_ocsp_responses))
 
 
 def sealing_failure(exc: SealingError) -> DomainError:
@@ -41,3 +26,12 @@ def sealing_failure(exc: SealingError) -> DomainError:
     code = "tsa_unavailable" if isinstance(exc, TimestampUnavailable) else exc.code
     kind = UnavailableError if exc.retryable else ConflictError
     return kind(code, messages=(exc.message_ja, exc.message_en))
+
+
+def pdf_failure(exc: PdfError) -> DomainError:
+    """Any failure of a PDF step, as the error a person is shown."""
+    if isinstance(exc, SealingError):
+        return sealing_failure(exc)
+    if isinstance(exc, PdfRejected):  # a file the upload check refuses today
+        return DomainError(f"pdf_{exc.code}", messages=(exc.message_ja, exc.message_en))
+    return ConflictError(exc.code, messages=(exc.message_ja, exc.message_en))

@@ -12,10 +12,11 @@ from webapp.verification.check import (
     VerificationRefusedError,
     VerificationTooLargeError,
 )
-from webapp.verification.models import RecordMatch, SignatureReport, VerificationReport
+from webapp.verification.models import Problem, RecordMatch, SignatureReport, VerificationReport
 from webapp.verification.report import record_match, verify_pdf
 
 __all__ = [
+    "Problem",
     "RecordMatch",
     "SignatureReport",
     "TrustedRoots",

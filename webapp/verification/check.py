@@ -28,7 +28,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from card.certificate import CertificateParseError, JpkiCertificate
 from webapp.errors import DomainError
-from webapp.verification.models import PadesLevel, SignatureReport, SignerKind
+from webapp.i18n import text
+from webapp.verification.models import PadesLevel, Problem, SignatureReport, SignerKind
 
 log = logging.getLogger(__name__)
 MAX_SIGNATURES = 64
@@ -160,17 +161,22 @@ def _root_of(status: Any) -> bytes | None:
     return dump
 
 
-def _problems(status: Any) -> list[str]:
-    problems = []
+def _problem(code: str) -> Problem:
+    key = f"verify_problem_{code}"
+    return Problem(code=code, message_ja=text("ja", key), message_en=text("en", key))  # type: ignore[arg-type]
+
+
+def _problems(status: Any) -> list[Problem]:
+    codes = []
     if not status.intact:
-        problems.append("the signed bytes were changed")
+        codes.append("modified")
     elif not status.valid:
-        problems.append("the cryptographic signature does not verify")
+        codes.append("invalid")
     if not status.trusted:
-        problems.append("the certificate does not chain to a trusted root, or is not valid")
+        codes.append("untrusted")
     if getattr(status, "revoked", False):
-        problems.append("the certificate is revoked")
-    return problems
+        codes.append("revoked")
+    return [_problem(code) for code in codes]
 
 
 def _one(
@@ -208,7 +214,7 @@ def _one(
             signer=_name(cert, False), certificate_serial=_serial(cert),
             certificate_issuer=_issuer(cert), signed_at=None, time_source=None, intact=False,
             trusted=False, covers_whole_file=False, level=None,
-            problems=["the signature could not be validated (malformed)"],
+            problems=[_problem("malformed")],
         )  # fmt: skip
         return report, False
     kind: SignerKind = "tsa" if is_timestamp else _signer_kind(cert, _root_of(status), roots)

@@ -11,6 +11,14 @@ SignerKind = Literal["card", "platform", "tsa", "other"]
 PadesLevel = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 
 
+class Problem(BaseModel):
+    """Why a signature is not intact or not trusted."""
+
+    code: Literal["modified", "invalid", "untrusted", "revoked", "malformed"]
+    message_ja: str
+    message_en: str
+
+
 class SignatureReport(BaseModel):
     """One signature or document timestamp in the PDF, oldest first."""
 
@@ -33,7 +41,7 @@ class SignatureReport(BaseModel):
     trusted: bool = Field(description="the certificate chains to a root this service trusts")
     covers_whole_file: bool = Field(description="nothing was appended after this one")
     level: PadesLevel | None = Field(description="PAdES baseline level; None for timestamps")
-    problems: list[str] = Field(default_factory=list, description="why not intact or trusted")
+    problems: list[Problem] = Field(default_factory=list, description="why not intact or trusted")
 
 
 class RecordMatch(BaseModel):

@@ -1,8 +1,10 @@
-"""Fixtures for the abuse tests: the service on a loopback port with chosen settings."""
+"""Fixtures for the abuse tests: the service on a loopback port, a private Redis."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,3 +48,38 @@ def start_live(tmp_path: Path) -> Iterator[StartLive]:
         server.should_exit = True
         thread.join(60)
         listener.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private `redis-server` on a free loopback port (Debian's redis-server package)."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is missing: run scripts/install-debian-packages")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    directory = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(directory)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    ready = threading.Event()
+    log: list[str] = []
+
+    def follow() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.append(line)
+            if "Ready to accept connections" in line:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=follow, daemon=True).start()
+    try:
+        assert ready.wait(30) and process.poll() is None, "".join(log)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -1,12 +1,16 @@
 """Rate limits on the open doors, counted in memory and in Redis (shared by instances).
 
 Each refusal is a 429 with `Retry-After` and a message in Japanese and English (pages: a
-page); the limits come from the settings. The Redis runs use a key prefix of their own.
+page); the limits come from the settings. Redis is a private `redis-server` (conftest), and
+each test uses a key prefix of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,34 +25,43 @@ from webapp.i18n import TEXTS
 from webapp.rate_limits import RateLimits
 from webapp.settings import load_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 LINK = "A" * 43  # a link token nobody was given: the door counts before the lookup
 Start = Callable[..., TestClient]
 
 
-@pytest.fixture(params=["memory", "redis"])
-def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
+@contextlib.contextmanager
+def _apps(tmp_path: Path, redis_url: str | None) -> Iterator[Start]:
     """Start apps with these limits; with Redis, every app of one test shares the counts."""
     prefix = f"mynasign-test-{secrets.token_hex(8)}"
     clients: list[TestClient] = []
 
     def make(**limits: Any) -> TestClient:
-        redis = {"redis_url": REDIS_URL} if request.param == "redis" else {}
+        redis = {"redis_url": redis_url} if redis_url else {}
         settings = load_settings(
             environment="development", data_dir=tmp_path / f"var-{len(clients)}",
             **redis, **limits,
         )  # fmt: skip
         app = create_app(settings)
         app.state.rate_limits = RateLimits(settings, key_prefix=prefix)
-        assert app.state.rate_limits.storage_kind == request.param
+        assert app.state.rate_limits.storage_kind == ("redis" if redis_url else "memory")
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
         return client
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
+    """Apps counting in this process's memory, or in the private Redis."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    with _apps(tmp_path, redis_url) as make:
+        yield make
 
 
 def assert_refused_json(response: Any) -> None:
@@ -118,13 +131,29 @@ def test_card_sessions_and_bridge_hellos_are_limited(start: Start) -> None:
     assert TEXTS["rate_limited"][1].split("{")[0] in refused.value.text
 
 
-def test_instances_share_the_counts_in_redis(start: Start, request: pytest.FixtureRequest) -> None:
-    if "redis" not in request.node.callspec.id:
-        pytest.skip("memory counts belong to one process by design")
-    first, second = (
-        start(rate_limit_recipient_open="2/minute"),
-        start(rate_limit_recipient_open="2/minute"),
-    )
-    assert first.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}).status_code == 404
-    assert second.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}).status_code == 404
-    assert_refused_json(first.post(f"/api/v1/r/{LINK}/open", json={"accept_terms": True}))
+def test_instances_share_the_counts_in_redis(tmp_path: Path, redis_url: str) -> None:
+    with _apps(tmp_path, redis_url) as start:
+        first = start(rate_limit_recipient_open="2/minute")
+        second = start(rate_limit_recipient_open="2/minute")
+        open_body = {"accept_terms": True}
+        assert first.post(f"/api/v1/r/{LINK}/open", json=open_body).status_code == 404
+        assert second.post(f"/api/v1/r/{LINK}/open", json=open_body).status_code == 404
+        assert_refused_json(first.post(f"/api/v1/r/{LINK}/open", json=open_body))
+        assert_refused_json(second.post(f"/api/v1/r/{LINK}/open", json=open_body))
+
+
+def test_a_redis_outage_lets_people_in_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = load_settings(
+        environment="development", data_dir=tmp_path / "var",
+        redis_url=f"redis://127.0.0.1:{closed}/0", rate_limit_login="1/minute",
+    )  # fmt: skip
+    limits = RateLimits(settings)
+    with caplog.at_level(logging.ERROR, logger="webapp.rate_limits"):
+        for _ in range(3):
+            limits.hit("login", "192.0.2.1")  # over the limit, but not refused
+    assert [r for r in caplog.records if "rate limits not applied" in r.getMessage()]

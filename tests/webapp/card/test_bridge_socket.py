@@ -24,7 +24,7 @@ from tests.webapp.card.conftest import (
     signature_frame,
     signature_frame_with_attributes,
 )
-from tests.webapp.conftest import Service
+from tests.webapp.conftest import Service, tsa_down
 from tests.webapp.pdf.checks import lta_results, passed, pdfsig
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
 from webapp.app import create_app
@@ -424,20 +424,15 @@ def test_the_tsa_down_refuses_the_signature_and_loses_nothing(
 ) -> None:
     """No timestamp, no embedding: the document is as it was, and a new QR code works."""
     service = card_party.service
-    timestamper = service.context.sealer.timestamper
-    working_url = timestamper.url
     before = service.client.get(
         f"/api/v1/documents/{card_party.document_id}", headers=service.auth
     ).json()["revision"]
     started = card_party.start()
     with service.client.websocket_connect(bridge_path(started)) as ws:
         _, request = hello(ws)
-        timestamper.url = "http://127.0.0.1:9/tsa"  # nothing listens on the discard port
-        try:
+        with tsa_down(service.context):
             send(ws, **signature_frame(card, request["digest"]))
             result = receive(ws)
-        finally:
-            timestamper.url = working_url
     assert result["outcome"] == "rejected" and result["reason"] == "tsa_unavailable"
     error = card_party.status()["error"]
     assert error["code"] == "tsa_unavailable"

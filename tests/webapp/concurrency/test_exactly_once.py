@@ -7,7 +7,7 @@ import datetime
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from bridge.protocol import Order
 from jpkisim.pki import CardIdentity, TestPki
 from tests.webapp.card.conftest import PARTY_NAME, signature_frame
-from tests.webapp.conftest import Service
+from tests.webapp.conftest import Service, closing_step_down
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
 from webapp.db.models import AuditEvent, DocumentRevision, RevisionKind
-from webapp.pdf import TimestampUnavailable
 from webapp.services import card_sessions
 from webapp.services.context import ServiceContext
 from webapp.services.periodic import run_once_across_instances
@@ -108,15 +107,12 @@ def test_the_closing_step_runs_once_when_two_instances_try(
     token = pg_service.link_token("ichiro@example.jp")
     session = open_link(pg_service, token)
 
-    async def tsa_down(*args: Any, **kwargs: Any) -> None:
-        raise TimestampUnavailable("test: no TSA")
-
-    monkeypatch.setattr(pg_service.context.sealer, "finalize", tsa_down)
-    agreed = pg_service.client.post(
-        f"/api/v1/r/{token}/agree", headers={"Authorization": f"Bearer {session}"}
-    )
+    with closing_step_down(pg_service.context):
+        agreed = pg_service.client.post(
+            f"/api/v1/r/{token}/agree", headers={"Authorization": f"Bearer {session}"}
+        )
     assert agreed.status_code == 200, agreed.text
-    monkeypatch.undo()  # the TSA is back: every instance's retry round tries at once
+    # the TSA is back: every instance's retry round tries at once
     contexts = [pg_service.context, other_instance(), other_instance()]
     results = at_once(*[lambda c=c: complete_if_ready(c, document_id) for c in contexts])
     results += at_once(*[lambda c=c: complete_if_ready(c, document_id) for c in contexts])

@@ -17,7 +17,7 @@ from pypdf import PdfWriter
 
 from tests.webapp.conftest import Service
 from tests.webapp.pages.conftest import Party, page_text, party
-from tests.webapp.pages.live import PHONE, LiveService, chromium, live
+from tests.webapp.pages.live import DESKTOP, PHONE, LiveService, chromium, live
 from tests.webapp.verification.flow import send_to_one_party
 from webapp.web_session import RECIPIENT_COOKIE
 
@@ -120,6 +120,11 @@ def test_phone_reads_every_page_then_finds_the_agree_button(live: LiveService, p
     assert last is not None and button is not None and button["y"] > last["y"] + last["height"]
     expect(phone.get_by_text("見積書.txt")).to_be_visible()
     phone.screenshot(path=str(live.context.settings.data_dir / "phone-pages.png"), full_page=True)
+    phone.set_viewport_size(DESKTOP)  # a wide screen: the same pages, wider, answers after
+    wide = pages.nth(0).bounding_box()
+    assert wide is not None and PHONE["width"] < wide["width"] <= DESKTOP["width"]
+    last, button = pages.nth(2).bounding_box(), agree.bounding_box()
+    assert last is not None and button is not None and button["y"] > last["y"] + last["height"]
 
 
 def _api_sender(live: LiveService) -> Service:

@@ -107,7 +107,8 @@ def test_unknown_pages_answer_an_html_404_and_the_api_json(service: Service) -> 
     page = client.get("/no-such-page")
     assert page.status_code == 404 and TEXTS["not_found"][0] in page_text(page)
     api = client.get("/api/v1/no-such-thing")
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"  # issue 10
+    assert api.json()["error"]["message_en"] == TEXTS["not_found"][1]
 
 
 def test_the_outbox_shows_mails_and_their_links(service: Service, sender: Sender) -> None:

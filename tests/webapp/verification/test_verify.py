@@ -97,6 +97,7 @@ def test_a_pdf_signed_elsewhere_is_intact_but_not_trusted(service: Service) -> N
     assert signature["intact"] is True and signature["trusted"] is False
     assert signature["signer"] == "Elsewhere Signer" and signature["signer_kind"] == "other"
     assert signature["level"] == "B-B" and signature["time_source"] == "claimed"
+    assert [p["code"] for p in signature["problems"]] == ["untrusted"]
     assert report["all_valid"] is False and report["record"]["found"] is False
     assert "問題" in report["summary_ja"]
 
@@ -107,6 +108,9 @@ def test_a_changed_byte_breaks_the_signature(service: Service) -> None:
     signed[where + 1 : where + 2] = b"N"  # inside the signed byte range
     report = verify(service, bytes(signed))
     assert report["signatures"] and report["signatures"][0]["intact"] is False
+    codes = {p["code"] for p in report["signatures"][0]["problems"]}
+    assert "modified" in codes or "malformed" in codes
+    assert all(p["message_ja"] and p["message_en"] for p in report["signatures"][0]["problems"])
     assert report["all_valid"] is False
 
 
