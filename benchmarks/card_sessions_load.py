@@ -84,10 +84,10 @@ from bridge.protocol import Stage
 SESSIONS_WANTED = 10_000
 FILES_RESERVE = 1_000
 """Open files each side keeps for what is not a session's socket (database, logs, pools)."""
-API_SAMPLE = 150
+API_SAMPLE = 120
 API_CLIENTS = 4
-PROFILED = 30
-SERVICE_SAMPLE = 30
+PROFILED = 15
+SERVICE_SAMPLE = 20
 BULK_THREADS = 2
 ONE_AT_A_TIME = 1000
 PACED_RATE = 200.0
@@ -291,7 +291,8 @@ PROFILED_PARTS = {
 }
 """Service functions whose cumulative time the profile reports, by function name."""
 PROFILED_INSIDE = {
-    "  PDF steps in a private loop (run_pdf_step)": "run_pdf_step",
+    "  PDF steps in worker processes (PdfWorkers.run)": "run",
+    "  PDF steps in this thread (run_pdf_step)": "run_pdf_step",
     "  PDF check in the sandbox process (check_in_sandbox)": "check_in_sandbox",
     "  encryption at rest (EncryptedFileStore.write)": "write",
     "  database commits": "commit",
@@ -319,7 +320,7 @@ def _profile_lines(profiler: cProfile.Profile, count: int) -> list[str]:
         "create_document": "services/documents", "add_recipient": "services/documents",
         "send_document": "services/documents", "open_link": "services/recipients",
         "start": "services/card_sessions", "run_pdf_step": "webapp/offload",
-        "check_in_sandbox": "pdf/sandbox", "write": "storage/encryption",
+        "run": "pdf/workers", "check_in_sandbox": "pdf/sandbox", "write": "storage/encryption",
         "commit": "orm/session",
     }  # fmt: skip
     lines = [

@@ -6,9 +6,9 @@ walks the app through every screen at phone size (390x844, Android's order) and 
 size (960x720), saving `phone-<screen>.png` and `desktop-<screen>.png` (`make screenshots`).
 
 `python scripts/companion_screenshots.py sign URL --reader NAME --out DIR` signs once with
-the card on a PC/SC reader (the password is read from standard input), saving a picture
-of each screen; exit 0 when the server accepted the signature. The tests run this under
-pcscd + vpcd with the simulated card.
+the card on a PC/SC reader (or `--sim STATE`: a simulated card in this process), the
+password read from standard input, saving a picture of each screen; exit 0 when the
+server accepted the signature. The tests run it under pcscd + vpcd with the simulated card.
 """
 
 from __future__ import annotations
@@ -102,8 +102,10 @@ def run_app(app: CompanionApp, script: Callable[[CompanionApp], Awaitable[int]])
 # --- sign once on a reader ------------------------------------------------------------
 
 
-def sign(url: str, reader: str, out: Path, password: str) -> int:
+def sign(url: str, reader: str | None, sim: Path | None, out: Path, password: str) -> int:
     def provider(_reader: str | None) -> CardProvider:
+        if sim is not None:
+            return SimulatorCardProvider(sim)
         return PcscCardProvider(reader)
 
     app = CompanionApp(url=url, platform=DESKTOP, provider_factory=provider, size=DESKTOP_SIZE)
@@ -317,13 +319,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     every.add_argument("--out", type=Path, default=REPO / "docs" / "companion")
     once = commands.add_parser("sign", help="sign once with a PC/SC reader")
     once.add_argument("url")
-    once.add_argument("--reader", required=True)
+    card = once.add_mutually_exclusive_group(required=True)
+    card.add_argument("--reader", help="the PC/SC reader's name")
+    card.add_argument("--sim", type=Path, help="a jpki-sim card state, in this process")
     once.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.command == "shots":
         return shots(args.out)
     password = sys.stdin.readline().rstrip("\r\n")
-    return sign(args.url, args.reader, args.out, password)
+    return sign(args.url, args.reader, args.sim, args.out, password)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
             app.state.context = runtime.context
             if settle_gc:
                 settle_garbage_collector()
-            yield
+            async with app.state.rate_limits.recording(runtime.context):  # issue 10
+                yield
 
     app = FastAPI(
         title="mynasign", version="1", description=API_DESCRIPTION, lifespan=lifespan,

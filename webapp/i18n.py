@@ -926,8 +926,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "rate_limited": (
         "短時間に多くの操作がありました。{retry_after}秒ほど待ってからもう一度お試しください。",
-        "Too many attempts in a short time. Please wait about {retry_after} seconds and try "
-        "again.",
+        "Too many attempts in a short time. Please wait about {retry_after} seconds and try again.",
     ),
     "access_code_locked_for_good": (
         "アクセスコードの誤りが多すぎるため、このリンクはロックされました。送信者に新しい"
@@ -960,6 +959,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_recipient_access_code_refused": (
         "アクセスコードの入力を拒否（ロック中）",
         "Access code refused (locked)",
+    ),
+    "event_recipient_open_rate_limited": (
+        "リンクを開く試行を制限（回数は記録）",
+        "Tries to open the link refused (counted)",
     ),
     "event_recipient_access_code_reset": (
         "新しいアクセスコードを発行",
@@ -1063,7 +1066,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "この署名の後に追記があります（後続の署名など）",
         "The file was extended after this signature (later signatures, say)",
     ),
-    "verify_problem_modified": ("署名された内容が変更されています。", "The signed bytes were changed."),
+    "verify_problem_modified": (
+        "署名された内容が変更されています。",
+        "The signed bytes were changed.",
+    ),
     "verify_problem_invalid": (
         "暗号学的な署名の検証に失敗しました。",
         "The cryptographic signature does not verify.",
@@ -1260,8 +1266,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "app_page_pc_download": ("パソコン版をダウンロード", "Download for PC"),
     "app_page_not_yet": (
         "このサービスではまだ配布先が設定されていません。送信者または管理者にお問い合わせください。",
-        "This service has not set where to get it yet. Please ask the sender or the "
-        "administrator.",
+        "This service has not set where to get it yet. Please ask the sender or the administrator.",
     ),
     "app_page_pc_pip": (
         "Python 3.11 以降があれば、次のコマンドでも入れられます。",

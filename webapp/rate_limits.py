@@ -14,24 +14,36 @@ codes). Where the counters live:
 A refusal is `RateLimitedError("rate_limited")`: 429, `Retry-After`, Japanese and English.
 Counting happens in sync code (FastAPI runs sync dependencies in its thread pool) or,
 from the websocket, in a worker thread: the event loop never waits on Redis.
+
+Tries to open a link refused at the door never reach the access-code check, yet none may go
+unrecorded: they are counted per link and client address, and written to the audit log
+once a minute (and when the app stops) as one `recipient.open_rate_limited` event with the
+count, so a flood costs one write a minute, not one per knock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import or_, select
 from starlette.requests import HTTPConnection
 
+from webapp.db.models import ActorKind, Recipient
 from webapp.errors import RateLimitedError
 from webapp.security import token_hash
+from webapp.services.context import ServiceContext
+from webapp.services.documents import Audit
 from webapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +52,26 @@ DOORS = (
 )  # fmt: skip
 KEY_PREFIX = "mynasign-rate"
 STORAGE_ERROR_LOG_INTERVAL = 60.0
+REFUSED_TRIES_INTERVAL = 60.0
+"""How often refused tries to open a link are written to the audit log."""
+
+
+class RefusedTries:
+    """Tries to open a link refused at the door, per (link hash, address), not yet recorded."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, link_hash: str, address: str) -> None:
+        with self._lock:
+            key = (link_hash, address)
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def take(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            taken, self._counts = self._counts, {}
+            return taken
 
 
 class RateLimits:
@@ -63,6 +95,7 @@ class RateLimits:
         self.storage = storage
         self.limiter = MovingWindowRateLimiter(storage)
         self._last_storage_error = 0.0
+        self.refused_tries = RefusedTries()
 
     def hit(self, door: str, *keys: str) -> None:
         """Count one knock at `door` from `keys`; `RateLimitedError` when over a limit."""
@@ -93,6 +126,53 @@ class RateLimits:
         """Forget every count (tests, or an operator after an incident)."""
         self.storage.reset()
 
+    def record_refused_tries(self, context: ServiceContext) -> int:
+        """Write the refused tries counted so far to the audit log; how many were written."""
+        counts = self.refused_tries.take()
+        if not counts:
+            return 0
+        written = 0
+        with context.sessions() as db:
+            for (link_hash, address), refused in sorted(counts.items()):
+                recipient = db.scalar(
+                    select(Recipient).where(
+                        or_(Recipient.link_token_hash == link_hash,
+                            Recipient.completion_link_hash == link_hash)
+                    )
+                )  # fmt: skip
+                if recipient is None:  # a link that does not exist: nothing to record against
+                    log.warning("rate limit: %d tries refused on an unknown link", refused)
+                    continue
+                who = Audit(ActorKind.RECIPIENT, f"link:{link_hash[:16]}", address)
+                who.event(
+                    db, "recipient.open_rate_limited", recipient.document_id,
+                    recipient_id=recipient.id, refused=refused,
+                )  # fmt: skip
+                written += refused
+            db.commit()
+        return written
+
+    @contextlib.asynccontextmanager
+    async def recording(self, context: ServiceContext) -> AsyncIterator[None]:
+        """While the app runs: refused tries written every minute, and the rest at the end."""
+
+        async def rounds() -> None:
+            while True:
+                await asyncio.sleep(REFUSED_TRIES_INTERVAL)
+                try:
+                    await asyncio.to_thread(self.record_refused_tries, context)
+                except Exception:  # a database hiccup: the counts are tried again later
+                    log.exception("rate limit: refused tries not recorded")
+
+        task = asyncio.get_running_loop().create_task(rounds(), name="refused-tries")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(self.record_refused_tries, context)
+
 
 def client_address(connection: HTTPConnection) -> str:
     """The client's address (uvicorn sets it from X-Forwarded-For behind a trusted proxy)."""
@@ -104,8 +184,11 @@ def limits_of(connection: HTTPConnection) -> RateLimits | None:
     return found
 
 
-def limited(door: str, *, per_link: bool = False) -> Any:
-    """A route dependency counting a knock at `door` (per client, and per link if asked)."""
+def limited(door: str, *, per_link: bool = False, record_refused: bool = False) -> Any:
+    """A route dependency counting a knock at `door` (per client, and per link if asked).
+
+    `record_refused`: a refused try to open the link is counted for the audit log.
+    """
     if door not in DOORS:
         raise ValueError(f"unknown door {door!r}")
 
@@ -113,11 +196,16 @@ def limited(door: str, *, per_link: bool = False) -> Any:
         limits = limits_of(request)
         if limits is None:
             return
-        keys = [client_address(request)]
+        address = client_address(request)
         token = request.path_params.get("token")
-        if per_link and isinstance(token, str):
-            keys.append(token_hash(token)[:16])
-        limits.hit(door, *keys)
+        link_hash = token_hash(token) if isinstance(token, str) else None
+        keys = [address, link_hash[:16]] if per_link and link_hash else [address]
+        try:
+            limits.hit(door, *keys)
+        except RateLimitedError:
+            if record_refused and link_hash:
+                limits.refused_tries.add(link_hash, address)
+            raise
 
     check.__name__ = f"rate_limit_{door}"
     return Depends(check)

@@ -49,6 +49,7 @@ def build_app(
     allow_last_try: bool = False,
 ) -> CompanionApp:
     """The app, ready for `main_loop()`."""
+    _choose_backend()
     platform = SIMULATED if sim is not None else current_platform()
     box: list[CompanionApp] = []
     factory = sim_factory(sim) if sim is not None else provider_factory(platform, box)
@@ -82,7 +83,6 @@ def _choose_backend() -> None:
 def main(argv: Sequence[str] = ()) -> int:
     """Run the app (the first argument, if any, is the URL it was opened with)."""
     url = next((arg for arg in argv if not arg.startswith("-")), None)
-    _choose_backend()
     app = build_app(url)
     if app.platform is IOS:
         from bridge.app.phone_links import install_ios  # noqa: PLC0415

@@ -53,7 +53,7 @@ def _free_port_pair() -> int:
 def running_pcscd() -> tuple[int, str] | None:
     """The pid and command line of a running pcscd, if any."""
     try:
-        pid = int(PID_FILE.read_text().strip())
+        pid = int(PID_FILE.read_text().strip("\x00 \n"))  # pcscd ends it with a NUL
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except (OSError, ValueError):
         return None

@@ -30,5 +30,5 @@ def test_bridge_guide_lists_every_exit_code_and_command() -> None:
     text = (DOCS / "bridge.md").read_text()
     for code in ExitCode:
         assert re.search(rf"^\| {code.value} \|", text, re.MULTILINE), code
-    for command in ("sign", "readers", "check", "schema"):
+    for command in ("sign", "readers", "check", "schema", "app", "install-url-handler"):
         assert f"jpki-bridge {command}" in text

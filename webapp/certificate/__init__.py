@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime
 import tempfile
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.audit import append_event
-from webapp.certificate.facts import gather, read_pdf_evidence
+from webapp.certificate.facts import CertificateFacts, gather, read_pdf_evidence
 from webapp.certificate.render import CertificateFontMissingError, render_pdf
 from webapp.db.models import (
     ActorKind,
@@ -37,11 +38,9 @@ from webapp.db.models import (
 )
 from webapp.errors import NotFoundError, UnavailableError
 from webapp.files import StoredBlob
-from webapp.offload import run_pdf_step
-from webapp.pdf import SealingError
+from webapp.pdf import Sealer
 from webapp.services import revisions
 from webapp.services.context import ServiceContext
-from webapp.services.sealing import sealing_failure
 
 CERTIFICATE_SEAL_FIELD = "mynasign-certificate"
 CERTIFICATE_SEAL_REASON = "締結証明書 / Certificate of agreement"
@@ -108,28 +107,30 @@ def prepare_certificate(
             evidence=evidence, final_sha256=final.blob.sha256, final_revision=final.number,
             issued_at=issued_at, service_url=ctx.settings.base_url,
         )  # fmt: skip
-    scratch = revisions.scratch_dir(ctx)
-    with (
-        tempfile.TemporaryFile(dir=scratch) as plain,
-        tempfile.TemporaryFile(dir=scratch) as sealed,
-    ):
-        try:
-            render_pdf(facts, plain)
+    with revisions.scratch_file(ctx) as unused, revisions.scratch_file(ctx) as sealed:
+        try:  # laid out and sealed in a PDF worker process, off the server's interpreter
+            revisions.run_job(ctx, CertificateJob(facts), unused, sealed)
         except CertificateFontMissingError:
             raise UnavailableError("certificate_font_missing") from None
-        plain.seek(0)
-        try:
-            run_pdf_step(
-                ctx.sealer.seal(
-                    plain, sealed, field_name=CERTIFICATE_SEAL_FIELD, reason=CERTIFICATE_SEAL_REASON
-                )
-            )
-        except SealingError as exc:
-            raise sealing_failure(exc) from None
         sealed.seek(0)
         key = revisions.data_key(ctx, document)
         blob = ctx.files.write(key, f"{document_id}-certificate", sealed)
     return PreparedCertificate(certificate_id, document_id, blob, issued_at)
+
+
+@dataclass(frozen=True)
+class CertificateJob:
+    """Lay the certificate out and seal it (a PDF job of `webapp.pdf.workers`)."""
+
+    facts: CertificateFacts
+
+    async def run(self, sealer: Sealer, source: BinaryIO, output: BinaryIO) -> None:
+        with tempfile.TemporaryFile() as plain:
+            render_pdf(self.facts, plain)
+            plain.seek(0)
+            await sealer.seal(
+                plain, output, field_name=CERTIFICATE_SEAL_FIELD, reason=CERTIFICATE_SEAL_REASON
+            )
 
 
 def record_certificate(db: Session, prepared: PreparedCertificate) -> AgreementCertificate:

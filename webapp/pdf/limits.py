@@ -44,8 +44,9 @@ class CheckLimits:
     """Levels of form fields (/Kids) below /AcroForm /Fields."""
     max_indirection: int = 8
     """References to references before a value is reached (`1 0 R` -> `2 0 R` -> ...)."""
-    max_trailing_bytes: int = 256
-    """Bytes allowed after the last %%EOF (pyHanko reads the end of a file in 1 KiB)."""
+    max_trailing_bytes: int = 512
+    """Bytes allowed after the last %%EOF: padding to a 512-byte block (some scanners and
+    mail gateways add it); pyHanko finds %%EOF only in a file's last KiB."""
     max_stream_bytes: int = 256 * MiB
     """Decoded size of any one stream the check decodes (object streams, XMP)."""
     max_decoded_total: int = 512 * MiB

@@ -162,7 +162,7 @@ class _Helper:
             return self._control
         if self._control is not None:
             self._control.close()
-        ours, theirs = socket.socketpair()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one per send
         self._process = subprocess.Popen(  # noqa: S603 - our own module, same interpreter
             [sys.executable, "-m", "webapp.pdf.sandbox", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],

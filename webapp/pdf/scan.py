@@ -30,6 +30,7 @@ from webapp.pdf.refusals import refusal
 CHAIN = ("参照の連鎖", "a chain of references")
 NESTING = ("配列・辞書の入れ子", "arrays and dictionaries inside one another")
 STREAM = ("ページ等のデータ", "the data of a page or another part")
+MAX_FLATE_LAYERS = 4
 
 
 @dataclass
@@ -186,26 +187,45 @@ def _measure_flate(
 
     Recipients' viewers inflate every page stream; the check makes sure none expands past
     `max_stream_bytes`, and all together past `max_decoded_total` (or 100 times the file's
-    size if that is more), without holding the output. Other filters are left as they are.
+    size if that is more), without holding the output. Flate over Flate (a bomb inside a
+    bomb) is followed through every layer, a MiB at a time; other filters are left alone.
     """
-    filters = resolve(stream.raw_get("/Filter"), limits) if "/Filter" in stream else None
-    if isinstance(filters, generic.ArrayObject) and len(filters) == 1:
-        filters = resolve(filters.raw_get(0), limits)
-    if filters is None or name_of(filters, limits) != "/FlateDecode":
+    if "/Filter" not in stream:
         return
-    inflater = zlib.decompressobj()
-    pending = stream.encoded_data
+    raw = resolve(stream.raw_get("/Filter"), limits)
+    items: list[generic.PdfObject] = (
+        [raw.raw_get(i) for i in range(len(raw))] if isinstance(raw, generic.ArrayObject) else [raw]
+    )
+    if not items or len(items) > MAX_FLATE_LAYERS:
+        return
+    if any(name_of(item, limits) != "/FlateDecode" for item in items):
+        return
+    pieces: Iterator[bytes] = iter([stream.encoded_data])
+    for _ in items:
+        pieces = _inflated(pieces, deadline)
     size = 0
-    while pending:
-        deadline.check()
-        try:
-            piece = inflater.decompress(pending, 1 << 20)
-        except zlib.error:
-            return  # a broken stream shows as a blank; nothing of it is inflated
-        pending = inflater.unconsumed_tail
+    for piece in pieces:
         size += len(piece)
         if size > limits.max_stream_bytes or result.decoded + size > result.budget:
             raise refusal("stream_too_large", what=STREAM)
-        if not piece and not pending:
-            break
     result.decoded += size
+
+
+def _inflated(pieces: Iterator[bytes], deadline: Deadline) -> Iterator[bytes]:
+    """One layer of Flate undone, at most a MiB at a time; a broken stream just ends."""
+    inflater = zlib.decompressobj()
+    for piece in pieces:
+        pending = piece
+        while pending and not inflater.eof:
+            deadline.check()
+            try:
+                out = inflater.decompress(pending, 1 << 20)
+            except zlib.error:
+                return
+            pending = inflater.unconsumed_tail
+            if out:
+                yield out
+            elif not pending:
+                break
+        if inflater.eof:
+            return

@@ -289,8 +289,13 @@ class AccessCodeIn(BaseModel):
 
 @router.post("/{document_id}/recipients/{recipient_id}/access-code")
 def issue_access_code(
-    document_id: str, recipient_id: str, body: AccessCodeIn, context: Context, db: Db,
-    sender: ApiSender, who: SenderAudit,
+    document_id: str,
+    recipient_id: str,
+    body: AccessCodeIn,
+    context: Context,
+    db: Db,
+    sender: ApiSender,
+    who: SenderAudit,
 ) -> dict[str, Any]:
     """A new access code for a party: their link opens again (tell them the code yourself)."""
     document = service.owned_document(db, sender, document_id, for_update=True)

@@ -61,7 +61,10 @@ def party_view(recipient: Recipient) -> dict[str, Any]:
 
 @router.post(
     "/{token}/open",
-    dependencies=[limited("recipient_open"), limited("access_code", per_link=True)],
+    dependencies=[
+        limited("recipient_open", record_refused=True),
+        limited("access_code", per_link=True, record_refused=True),
+    ],
 )
 def open_link(
     token: str, body: OpenIn, context: Context, db: Db, actor: RecipientWho

@@ -93,7 +93,10 @@ def link(request: Request, token: str, db: PageDb, who: RecipientWho) -> HTMLRes
 
 @router.post(
     "/{token}/open",
-    dependencies=[limited("recipient_open"), limited("access_code", per_link=True)],
+    dependencies=[
+        limited("recipient_open", record_refused=True),
+        limited("access_code", per_link=True, record_refused=True),
+    ],
 )
 def open_link(
     request: Request,
@@ -166,9 +169,7 @@ def agree_confirm(request: Request, token: str, session: PartySession, db: PageD
 
 
 @router.post("/{token}/agree")
-def agree(
-    request: Request, token: str, session: PartySession, who: RecipientWho
-) -> HTMLResponse:
+def agree(request: Request, token: str, session: PartySession, who: RecipientWho) -> HTMLResponse:
     """Sealed by the platform (a few seconds); a card signer is told the card is needed.
 
     Answered with a page rather than a redirect: the last agreement completes the

@@ -8,6 +8,7 @@ person does on the app's screens, and what the service then records.
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import subprocess
 import sys
@@ -319,3 +320,15 @@ def test_the_app_speaks_english_too(harnesses: MakeHarness) -> None:
     english = harnesses(lang="en")
     english.press("start")
     assert english.text("start-error") == text("en", "app_url_missing")
+
+
+def test_jpki_bridge_app_starts_the_app_with_the_link(card_file: Callable[..., Path]) -> None:
+    """`jpki-bridge app URL` as the desktop runs it for the PC page's button."""
+    link = "mynasign-bridge:https://sign.example.jp/b/" + "C" * 30
+    done = subprocess.run(
+        [str(BIN / "jpki-bridge"), "app", link, "--sim", str(card_file()), "--lang", "en"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "TOGA_BACKEND": "toga_dummy"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Dummy backend" in done.stdout  # the app was built and its main loop entered

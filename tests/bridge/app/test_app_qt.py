@@ -17,14 +17,23 @@ import pytest
 from PIL import Image
 
 from jpkisim.pcscd import READER_0
-from tests.bridge.app.conftest import StartParty
+from tests.bridge.app.conftest import Party, StartParty
 from tests.conftest import REPO, SIGNING_PASSWORD, SimulatedReader
 from tests.webapp.pages.live import LiveService
 
-pytestmark = pytest.mark.pcsc
 SCRIPT = REPO / "scripts" / "companion_screenshots.py"
 
 
+def sign_in_qt(url: str, card: list[str], shots: Path) -> subprocess.CompletedProcess[str]:
+    pytest.importorskip("toga_qt", reason="the app extra is not installed")
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "sign", url, *card, "--out", str(shots)],
+        input=SIGNING_PASSWORD + "\n", capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "TOGA_BACKEND": "toga_qt", "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+
+
+@pytest.mark.pcsc
 def test_the_qt_app_signs_with_the_card_on_a_reader(
     service: LiveService,
     start_party: StartParty,
@@ -32,16 +41,24 @@ def test_the_qt_app_signs_with_the_card_on_a_reader(
     make_sim_reader: Callable[[Path], SimulatedReader],
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("toga_qt", reason="the app extra is not installed")
     party = start_party()
     make_sim_reader(card_file()).insert()
-    shots = tmp_path / "shots"
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "sign", party.bridge_url, "--reader", READER_0,
-         "--out", str(shots)],
-        input=SIGNING_PASSWORD + "\n", capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "TOGA_BACKEND": "toga_qt", "QT_QPA_PLATFORM": "offscreen"},
-    )  # fmt: skip
+    done = sign_in_qt(party.bridge_url, ["--reader", READER_0], tmp_path / "shots")
+    assert_signed(service, party, done, tmp_path / "shots")
+
+
+def test_the_qt_app_signs_with_a_card_in_process(
+    service: LiveService, start_party: StartParty, card_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The same without PC/SC: the Qt backend's screens and the session, whatever pcscd does."""
+    party = start_party()
+    done = sign_in_qt(party.bridge_url, ["--sim", str(card_file())], tmp_path / "shots")
+    assert_signed(service, party, done, tmp_path / "shots")
+
+
+def assert_signed(
+    service: LiveService, party: Party, done: subprocess.CompletedProcess[str], shots: Path
+) -> None:
     printed = done.stdout + done.stderr
     assert done.returncode == 0, printed
     assert "screen: done" in done.stdout

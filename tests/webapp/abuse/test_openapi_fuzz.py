@@ -100,7 +100,9 @@ class Tally:
     """What the generated calls got."""
 
     called: int = 0
-    answered: int = 0
+    reached: int = 0
+    """Calls with real IDs and tokens that got past the validation (answered, or refused
+    by the service itself: 404 another's document, 409 a wrong state, ...)."""
     failures: list[str] = field(default_factory=list)
 
 
@@ -119,7 +121,7 @@ def _fuzz(
             _fill(case, real)
         response = case.call(base_url=live.url, timeout=TIMEOUT)
         tally.called += 1
-        tally.answered += response.status_code < 300
+        tally.reached += use_real and response.status_code not in (400, 401, 422)
         if response.status_code >= 500:
             tally.failures.append(
                 f"{case.method} {case.formatted_path} ({mode}): {response.status_code} "
@@ -151,5 +153,5 @@ def test_no_generated_request_gets_a_server_error(
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 _fuzz(operation, mode, live, real, tally)
     assert tally.called > 100, tally.called
-    assert tally.answered > 10, tally.answered  # real IDs and tokens got past the validation
+    assert tally.reached > 30, tally
     assert not tally.failures, "\n".join(tally.failures[:20])

@@ -17,10 +17,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 from starlette.testclient import WebSocketDenialResponse
 
+from tests.webapp.conftest import with_sender
 from tests.webapp.pages.conftest import Person, page_text
+from tests.webapp.test_api_flow import add_recipient, upload
 from webapp.app import create_app
+from webapp.audit import events_for_document, verify_chain
+from webapp.db.engine import make_engine
 from webapp.i18n import TEXTS
 from webapp.rate_limits import RateLimits
 from webapp.settings import load_settings
@@ -157,3 +162,38 @@ def test_a_redis_outage_lets_people_in_and_is_logged(
         for _ in range(3):
             limits.hit("login", "192.0.2.1")  # over the limit, but not refused
     assert [r for r in caplog.records if "rate limits not applied" in r.getMessage()]
+
+
+def test_tries_refused_at_the_door_are_in_the_audit_log(tmp_path: Path) -> None:
+    with _apps(tmp_path, None) as start:
+        client = start(rate_limit_access_code="2/minute")
+        service = with_sender(client)
+        document_id = upload(service)
+        add_recipient(service, document_id, name="甲 一郎", email="ichiro@example.jp",
+                      access_code="4821")  # fmt: skip
+        sent = client.post(f"/api/v1/documents/{document_id}/send", headers=service.auth)
+        assert sent.status_code == 200, sent.text
+        link = service.link_token("ichiro@example.jp")
+        tries = [
+            client.post(f"/api/v1/r/{link}/open",
+                        json={"accept_terms": True, "access_code": f"000{n}"}).status_code
+            for n in range(7)
+        ]  # fmt: skip
+        assert tries == [401, 401, 429, 429, 429, 429, 429]
+        limits: RateLimits = client.app.state.rate_limits  # type: ignore[attr-defined]
+        assert limits.record_refused_tries(service.context) == 5
+        client.post(f"/api/v1/r/{link}/open", json={"accept_terms": True, "access_code": "1"})
+        context = service.context
+    # the app has stopped: the last refused try was written on the way out
+    engine = make_engine(str(context.settings.database_url))
+    try:
+        with Session(engine) as db:
+            events = events_for_document(db, document_id)
+            refused = [e for e in events if e.action == "recipient.open_rate_limited"]
+            failed = [e for e in events if e.action == "recipient.access_code_failed"]
+            assert [e.detail["refused"] for e in refused] == [5, 1]
+            assert len(failed) == 2  # every try is in the log: 2 compared, 6 refused at the door
+            assert all(e.ip == "testclient" for e in refused)
+            assert verify_chain(db).ok
+    finally:
+        engine.dispose()

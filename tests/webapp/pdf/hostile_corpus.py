@@ -180,6 +180,16 @@ def random_junk_after_eof() -> bytes:
     return plain() + os.urandom(4 * MiB)
 
 
+def block_padding_after_eof() -> bytes:
+    """511 NULs: the most that padding to a 512-byte block adds, as some scanners do
+    (accepted: pyHanko still finds %%EOF)."""
+    return plain() + bytes(511)
+
+
+def just_over_the_padding_limit() -> bytes:
+    return plain() + b" " * 513
+
+
 def short_padding_after_eof() -> bytes:
     """What some mail gateways and old tools add: a few NULs and newlines (accepted)."""
     return plain() + b"\x00" * 100 + b"\r\n" * 20
@@ -338,6 +348,17 @@ def metadata_bomb(size: int) -> Callable[[], bytes]:
 def content_bomb() -> bytes:
     """A page whose content stream inflates to 1 GiB of zeros."""
     return raw_pdf(one_page() | {4: flate_stream(_flate_zeros(1024 * MiB))})
+
+
+def double_flate_content_bomb() -> bytes:
+    """Flate over Flate: the 1 GiB bomb compressed once more, 2 KB in the file."""
+    inner = _flate_zeros(1024 * MiB)
+    outer = zlib.compress(inner, 9)
+    body = b"<< /Length %d /Filter [/FlateDecode /FlateDecode] >>\nstream\n%s\nendstream" % (
+        len(outer),
+        outer,
+    )
+    return raw_pdf(one_page() | {4: body})
 
 
 def object_stream_bomb() -> bytes:
@@ -627,6 +648,7 @@ CASES: list[Case] = [
     Case("junk-after-eof-4mib", junk_after_eof(4 * MiB), "trailing_data"),
     Case("junk-after-eof-20mib", junk_after_eof(20 * MiB), "trailing_data", slow=True),
     Case("random-junk-after-eof", random_junk_after_eof, "trailing_data"),
+    Case("513-spaces-after-eof", just_over_the_padding_limit, "trailing_data"),
     Case("long-line-before-eof", long_first_line_before_eof, "damaged"),
     Case("startxref-into-nowhere", startxref_into_nowhere, "damaged"),
     Case("wrong-xref-offsets", wrong_xref_offsets, "damaged"),
@@ -645,6 +667,7 @@ CASES: list[Case] = [
     Case("metadata-bomb-50mb", metadata_bomb(50 * MiB), "stream_too_large"),
     Case("metadata-bomb-1gb", metadata_bomb(1024 * MiB), "stream_too_large", slow=True),
     Case("content-bomb-1gb", content_bomb, "stream_too_large", slow=True),
+    Case("double-flate-content-bomb", double_flate_content_bomb, "stream_too_large", slow=True),
     Case("object-stream-bomb", object_stream_bomb, "stream_too_large", slow=True),
     # depth, chains, cycles, counts
     Case("page-tree-5000-deep", deep_page_tree(5000), "structure_too_deep"),
@@ -705,6 +728,7 @@ CASES: list[Case] = [
     # accepted, and they must go all the way
     Case("plain", plain, None),
     Case("short-padding-after-eof", short_padding_after_eof, None),
+    Case("block-padding-after-eof", block_padding_after_eof, None),
     Case("object-streams-30-pages", object_streams_many_pages, None),
     Case("hand-made-xref-stream", object_stream_pages, None),
     Case("with-attachment", with_attachment, None),

@@ -28,10 +28,13 @@ def api_token(live: LiveService) -> str:
     return issued.token
 
 
-def upload_all(url: str, token: str, client_number: int) -> list[tuple[str, int, str]]:
-    """Every file of the corpus, in a different order for each client: (name, status, code)."""
+def upload_all(
+    url: str, token: str, client_number: int, count: int | None = None
+) -> list[tuple[str, int, str]]:
+    """Every file of the corpus (or the first `count`), in a different order for each
+    client: (name, status, code)."""
     answers = []
-    order = CORPUS[client_number:] + CORPUS[:client_number]
+    order = (CORPUS[client_number:] + CORPUS[:client_number])[:count]
     with httpx2.Client(base_url=url, timeout=120) as client:
         for case in order:
             response = client.post(
@@ -50,6 +53,8 @@ def test_uploads_of_the_whole_corpus_keep_the_service_answering(live: LiveServic
     for case in CORPUS:  # build every file, and start the check's helper, before the clock
         corpus_file(case.name)
     start_helper()
+    # one upload first: a fresh process imports what the first form and upload need
+    assert upload_all(live.url, token, 0, 1) == [(CORPUS[0].name, 400, "pdf_damaged")]
     done = threading.Event()
     latencies: list[float] = []
 
@@ -80,6 +85,5 @@ def test_uploads_of_the_whole_corpus_keep_the_service_answering(live: LiveServic
             assert status == 201, (name, status, code)
         else:
             assert (status, code) == (400, f"pdf_{case.refused_with}"), (name, status, code)
-    print(f"probe: {len(latencies)} requests, slowest {max(latencies):.3f} s")  # noqa: T201
     assert len(latencies) > 20, latencies
     assert max(latencies) < PROBE_LIMIT_SECONDS, sorted(latencies)[-5:]
