@@ -107,6 +107,8 @@ STAGES = [
 ]  # fmt: skip
 REPOSITORY = Path(__file__).resolve().parents[1]
 _LINK = re.compile(r"/r/([A-Za-z0-9_-]{40,})")
+STALL = "event loop stalled for "
+"""`webapp.loop_watchdog.STALL_MESSAGE`, not imported: the relay's server imports this module."""
 
 
 @dataclass(frozen=True)
@@ -503,6 +505,8 @@ class Server:
     url: str
     ready: threading.Event = field(default_factory=threading.Event)
     log_tail: list[str] = field(default_factory=list)
+    stalls: list[int] = field(default_factory=list)
+    """The lengths (ms) of the event-loop stalls the server logged so far."""
 
     def memory_mb(self) -> tuple[float, float]:
         """(VmRSS, VmHWM): resident memory now and its peak, in MB."""
@@ -517,6 +521,8 @@ class Server:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.log_tail = [*self.log_tail[-40:], line.rstrip()]
+            if STALL in line:  # the service's loop watchdog: a loop step over 100 ms
+                self.stalls.append(int(line.split(STALL)[1].split()[0]))
             if "Uvicorn running on" in line:
                 self.ready.set()
         self.ready.set()  # the process ended: whoever waits must look at it
@@ -747,6 +753,7 @@ class Figures:
     open_pages: float = 0.0
     claims: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    stalls: dict[str, list[int]] = field(default_factory=dict)
 
 
 async def drive(server: Server, targets: list[Target]) -> Figures:
@@ -763,11 +770,15 @@ async def drive(server: Server, targets: list[Target]) -> Figures:
             figures.rss_bridges, _ = server.memory_mb()
             gc.collect()
             gc.disable()  # this process's collector must not pause the measuring client
-            figures.latencies["one at a time"] = await load.one_at_a_time(ONE_AT_A_TIME)
-            figures.latencies[PACED_LOAD] = await load.paced(
-                round(PACED_RATE * PACED_SECONDS), PACED_RATE
-            )
-            figures.latencies["burst, all at once"] = await load.burst()
+            phases: dict[str, Callable[[], Awaitable[list[float]]]] = {
+                "one at a time": lambda: load.one_at_a_time(ONE_AT_A_TIME),
+                PACED_LOAD: lambda: load.paced(round(PACED_RATE * PACED_SECONDS), PACED_RATE),
+                "burst, all at once": load.burst,
+            }
+            for phase, measure in phases.items():
+                seen = len(server.stalls)
+                figures.latencies[phase] = await measure()
+                figures.stalls[phase] = server.stalls[seen:]
             _, figures.rss_peak = server.memory_mb()
         finally:
             gc.enable()
@@ -789,9 +800,15 @@ def _report(name: str, figures: Figures) -> list[str]:
         p50, p99, worst = _percentiles(values)
         lines.append(
             f"    {load:24} n={len(values):5}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-            f"max {worst:6.1f} ms"
+            f"max {worst:6.1f} ms{_stall_note(figures.stalls.get(load, []))}"
         )
     return lines
+
+
+def _stall_note(stalls: list[int]) -> str:
+    if not stalls:
+        return ""
+    return f"  loop stalls logged: {len(stalls)} (sum {sum(stalls)} ms, max {max(stalls)} ms)"
 
 
 def _our_targets(url: str, parties: list[Party]) -> list[Target]:

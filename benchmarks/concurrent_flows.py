@@ -28,7 +28,8 @@ B-LTA, the agreement certificate, the audit anchor) -> the document reads `compl
    `card_acceptance.py`): with pyHanko's own `SimpleSigner` and `HTTPTimeStamper` one seal
    takes 0.1 s or seconds at random, and one document took minutes here.
 
-Flows per client are chosen so that every level takes well under a minute here.
+Flows per client are chosen to keep the run short: on the busy two-core machine a level
+took 7 to 92 s, the whole benchmark 7.5 minutes (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ import psycopg
 
 from tests.webapp.cluster.processes import Instance, free_port, running_nginx, start_instance
 from tests.webapp.conftest import LINK, make_pdf
+from tests.webapp.db.databases import postgres_admin_url
 from tests.webapp.mail.smtp_server import Collector, LoopbackController
 from webapp.loop_watchdog import STALL_MESSAGE
 
@@ -68,7 +70,6 @@ PROBE_TARGET_MS, PROBE_TARGET_CLIENTS = 100.0, 16
 CLUSTER_TARGET = 1.6
 PLAIN_TARGET = 1.0
 MAIL_WAIT_SECONDS = 120.0
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 STALL = STALL_MESSAGE.split("%")[0]
 
 
@@ -194,7 +195,7 @@ def run_level(target: Target, clients: int, flows: int) -> Level:
     probes: list[float] = []
     errors: list[str] = []
     done = 0
-    stop = threading.Event()
+    stop, probing = threading.Event(), threading.Event()
     lock = threading.Lock()
 
     def probe() -> None:
@@ -207,6 +208,7 @@ def run_level(target: Target, clients: int, flows: int) -> Level:
                 except httpx.HTTPError as exc:
                     failed, answer = True, exc  # type: ignore[assignment]
                 probes.append(time.perf_counter() - began)
+                probing.set()
                 if failed:
                     with lock:
                         errors.append(f"probe: {answer}")
@@ -227,7 +229,7 @@ def run_level(target: Target, clients: int, flows: int) -> Level:
     sizes = _log_sizes(target.logs)
     with ThreadPoolExecutor(clients + 1) as pool:
         prober = pool.submit(probe)
-        time.sleep(0.2)  # a few idle probes first: the level starts with its probe running
+        probing.wait(30)  # the level starts with its probe running
         began = time.perf_counter()
         for running in [pool.submit(client_run) for _ in range(clients)]:
             running.result()
@@ -286,14 +288,17 @@ def mail_server() -> Iterator[tuple[Mailbox, int]]:
 
 @contextmanager
 def scratch_postgres() -> Iterator[str]:
-    """An empty database `mynasign_bench_<random>` on the local server, dropped after."""
+    """An empty database `mynasign_bench_<random>` on the test server (127.0.0.1:5432, or
+    `MYNASIGN_TEST_POSTGRES_URL`), dropped afterwards."""
+    server = postgres_admin_url()
+    admin_url = server.set(drivername="postgresql").render_as_string(hide_password=False)
     name = f"mynasign_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

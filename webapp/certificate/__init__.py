@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.audit import append_event
+from webapp.certificate import render
 from webapp.certificate.facts import CertificateFacts, gather, read_pdf_evidence
 from webapp.certificate.render import CertificateFontMissingError, render_pdf
 from webapp.db.models import (
@@ -82,6 +83,8 @@ def prepare_certificate(
     ctx: ServiceContext, document_id: str, final: revisions.NewRevision
 ) -> PreparedCertificate:
     """Make, seal and store the certificate of a document whose final revision is `final`."""
+    if not render.cjk_font_available():  # told here; the PDF worker checks again
+        raise UnavailableError("certificate_font_missing")
     with ctx.sessions() as db:
         document = db.get_one(Document, document_id)
         reserved = db.scalar(
