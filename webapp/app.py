@@ -6,11 +6,14 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 
+import fastapi.routing
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from webapp.errors import install_error_handlers
 from webapp.http_security import SecurityHeadersMiddleware
 from webapp.log_redaction import install_log_redaction
+from webapp.offload import off_loop
 from webapp.pages import install_pages
 from webapp.rate_limits import install_rate_limits
 from webapp.routers import (
@@ -57,6 +60,22 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def prepare_routes(app: FastAPI) -> None:
+    """Do before the first request what FastAPI would do at each route's first request.
+
+    FastAPI 0.165 reads and tokenizes an endpoint's source file (for its error messages)
+    the first time the endpoint is called, on the event loop: 100–160 ms per route on a
+    busy machine (the loop watchdog caught it). Done here, in a worker thread, at start.
+    The function is FastAPI's own and private: if it goes away, nothing is done.
+    """
+    extract = getattr(fastapi.routing, "_extract_endpoint_context", None)
+    if extract is None:
+        return
+    for route in app.routes:
+        if isinstance(route, APIRoute | APIWebSocketRoute) and route.dependant.call is not None:
+            extract(route.dependant.call)
+
+
 def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
     """The service for these settings; resources are opened when the app starts.
 
@@ -69,8 +88,10 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
             app.state.context = runtime.context
+            await off_loop(prepare_routes, app)
             if settle_gc:
                 settle_garbage_collector()
+            runtime.watchdog.start()  # from here on, every loop step counts
             async with app.state.rate_limits.recording(runtime.context):  # issue 10
                 yield
 

@@ -157,8 +157,7 @@ async def _running(
     async with contextlib.AsyncExitStack() as stack:
         await context.card_events.start()
         stack.push_async_callback(context.card_events.stop)
-        watchdog = LoopWatchdog(settings.loop_stall_warning_ms)
-        watchdog.start()
+        watchdog = LoopWatchdog(settings.loop_stall_warning_ms)  # started when serving begins
         stack.push_async_callback(watchdog.stop)
         outbox = None
         if settings.smtp_host:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -161,14 +162,26 @@ def _shared_pool(processes: int) -> ProcessPoolExecutor:
     global _pool  # noqa: PLW0603 - one pool per process, like the thread pool
     with _pool_lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_yield_to_the_server,
+            )
             atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
         return _pool
 
 
 # --- inside a worker process --------------------------------------------------------------
 
+WORKER_NICENESS = 10
+"""PDF workers run at a lower priority than the server: on a busy machine the kernel gives
+the cores to the event loop (pages, feeds, bridges) first and to PDF work after."""
+
 _sealers: dict[SealerSpec, tuple[SealKey, Sealer]] = {}
+
+
+def _yield_to_the_server() -> None:
+    os.nice(WORKER_NICENESS)
 
 
 def _sealer_for(spec: SealerSpec) -> Sealer:
