@@ -66,11 +66,7 @@ def _page_search(
     )  # fmt: skip
 
 
-@router.get("")
-def document_list(
-    request: Request,
-    sender: PageSender,
-    db: PageDb,
+def list_form(
     q: SearchField = "",
     counterparty: SearchField = "",
     status: SearchField = "",
@@ -80,13 +76,26 @@ def document_list(
     amount_max: SearchField = "",
     sort: SearchField = "created_at",
     order: SearchField = "desc",
-    page: Annotated[int, Query(ge=1, le=LIST_MAX_PAGE)] = 1,
-) -> HTMLResponse:
-    form = {
+) -> dict[str, str]:
+    """The list's search form as typed (the page shows it back; the search checks it)."""
+    return {
         "q": q, "counterparty": counterparty, "status": status, "date_from": date_from,
         "date_to": date_to, "amount_min": amount_min, "amount_max": amount_max, "sort": sort,
         "order": order,
     }  # fmt: skip
+
+
+ListForm = Annotated[dict[str, str], Depends(list_form)]
+
+
+@router.get("")
+def document_list(
+    request: Request,
+    sender: PageSender,
+    db: PageDb,
+    form: ListForm,
+    page: Annotated[int, Query(ge=1, le=LIST_MAX_PAGE)] = 1,
+) -> HTMLResponse:
     query = urlencode({k: v for k, v in form.items() if v})
     values: dict[str, Any] = {
         "form": form, "query": query, "statuses": list(DocumentStatus), "sort_keys": SORT_KEYS,
@@ -105,23 +114,10 @@ def document_list(
 
 @router.get(".csv")
 def document_list_csv(
-    request: Request,
-    sender: PageSender,
-    db: PageDb,
-    q: SearchField = "",
-    counterparty: SearchField = "",
-    status: SearchField = "",
-    date_from: SearchField = "",
-    date_to: SearchField = "",
-    amount_min: SearchField = "",
-    amount_max: SearchField = "",
-    sort: SearchField = "created_at",
-    order: SearchField = "desc",
+    request: Request, sender: PageSender, db: PageDb, form: ListForm
 ) -> StreamingResponse:
     """The list's whole result as CSV, the same file as `GET /api/v1/documents.csv`."""
-    search = _page_search(
-        q, counterparty, status, date_from, date_to, amount_min, amount_max, sort, order
-    )
+    search = _page_search(**form)
     return api_documents.export_documents_csv(context_of(request), db, sender, search)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,17 +9,14 @@ from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
 from jpkisim.state import CardState
 from tests.bridge.app.harness import AppHarness
 from tests.conftest import AUTH_PIN, SIGNING_PASSWORD
 from tests.webapp.conftest import make_pdf
-from tests.webapp.pages.live import LiveService, _Server
-from webapp.app import create_app
+from tests.webapp.pages.live import LiveService, serving
 from webapp.services.accounts import create_api_token, sign_up
-from webapp.settings import load_settings
 
 PARTY = "丙 三郎"
 SENDER = "送信 太郎"
@@ -32,26 +27,9 @@ HTTP_TIMEOUT = 120
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """`mynasign dev` on a loopback port for the module (rate limits off: many sessions)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     data_dir = tmp_path_factory.mktemp("service") / "var"
-    settings = load_settings(
-        environment="development", data_dir=data_dir, base_url=url, rate_limits_enabled=False
-    )
-    app = create_app(settings)
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        assert server.startup_done.wait(120), "the service did not start"
-        assert server.started, "the service failed to start"
-        yield LiveService(url, app)
-    finally:
-        server.should_exit = True
-        thread.join(60)
-        listener.close()
+    with serving(data_dir, rate_limits_enabled=False) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,10 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -77,13 +79,16 @@ class LiveService:
         return str(found[-1])
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveService]:
+@contextmanager
+def serving(data_dir: Path, **overrides: Any) -> Iterator[LiveService]:
+    """The service (development settings and `overrides`) on a loopback port meanwhile."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    settings = load_settings(environment="development", data_dir=tmp_path / "var", base_url=url)
+    settings = load_settings(
+        environment="development", data_dir=data_dir, base_url=url, **overrides
+    )
     app = create_app(settings)
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
@@ -96,6 +101,12 @@ def live(tmp_path: Path) -> Iterator[LiveService]:
         server.should_exit = True
         thread.join(60)
         listener.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveService]:
+    with serving(tmp_path / "var") as service:
+        yield service
 
 
 @pytest.fixture(scope="module")
