@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
+from email.policy import SMTP as SMTP_POLICY
 
 import fastapi.routing
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+import webapp
 from webapp.errors import install_error_handlers
 from webapp.http_security import SecurityHeadersMiddleware
 from webapp.log_redaction import install_log_redaction
+from webapp.mail.messages import MailMessage
+from webapp.mail.smtp import SmtpConfig, build_email
 from webapp.offload import off_loop
 from webapp.pages import install_pages
 from webapp.rate_limits import install_rate_limits
@@ -60,20 +66,32 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def prepare_routes(app: FastAPI) -> None:
-    """Do before the first request what FastAPI would do at each route's first request.
+def prepare_for_requests(app: FastAPI) -> None:
+    """Do before the first request what would otherwise happen during one, on the loop.
 
-    FastAPI 0.165 reads and tokenizes an endpoint's source file (for its error messages)
-    the first time the endpoint is called, on the event loop: 100–160 ms per route on a
-    busy machine (the loop watchdog caught it). Done here, in a worker thread, at start.
-    The function is FastAPI's own and private: if it goes away, nothing is done.
+    - FastAPI 0.165 reads and tokenizes an endpoint's source file (for its error messages)
+      the first time the endpoint is called: 100–160 ms per route on a busy machine. Its
+      function is private: if it goes away, that part is skipped.
+    - Modules imported on first use (the mail's MIME generator, parts of the web stack)
+      load, and on a fresh checkout compile, while a request waits: 100–300 ms steps seen
+      by the loop watchdog. Every module of the service is imported here, and one mail is
+      built, so their imports happen now, in a worker thread.
     """
     extract = getattr(fastapi.routing, "_extract_endpoint_context", None)
-    if extract is None:
-        return
     for route in app.routes:
-        if isinstance(route, APIRoute | APIWebSocketRoute) and route.dependant.call is not None:
-            extract(route.dependant.call)
+        if extract is not None and isinstance(route, APIRoute | APIWebSocketRoute):
+            call = route.dependant.call
+            if call is not None:
+                extract(call)
+    for module in pkgutil.walk_packages(webapp.__path__, "webapp."):
+        if not module.name.endswith(("__main__", ".sandbox")) and ".migrations" not in module.name:
+            importlib.import_module(module.name)
+    build_email(
+        SmtpConfig(host="localhost", mail_from="warm-up@mynasign.invalid"),
+        MailMessage("warm-up", "warm-up", "<p>warm-up</p>"),
+        "to@mynasign.invalid",
+        ("warm-up.pdf", b"%PDF-1.7"),
+    ).as_bytes(policy=SMTP_POLICY)
 
 
 def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
@@ -88,7 +106,7 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
             app.state.context = runtime.context
-            await off_loop(prepare_routes, app)
+            await off_loop(prepare_for_requests, app)
             if settle_gc:
                 settle_garbage_collector()
             runtime.watchdog.start()  # from here on, every loop step counts

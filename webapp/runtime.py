@@ -157,7 +157,9 @@ async def _running(
     async with contextlib.AsyncExitStack() as stack:
         await context.card_events.start()
         stack.push_async_callback(context.card_events.stop)
-        watchdog = LoopWatchdog(settings.loop_stall_warning_ms)  # started when serving begins
+        watchdog = LoopWatchdog(  # started when serving begins
+            settings.loop_stall_warning_ms, step_timing=settings.loop_step_timing
+        )
         stack.push_async_callback(watchdog.stop)
         outbox = None
         if settings.smtp_host:

@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     """PDF steps running at once in the server's threads (`pdf_processes` = 0 only)."""
     loop_stall_warning_ms: Annotated[int, Field(ge=10, le=60_000)] = 100
     """An event loop step longer than this is logged as a warning (it delays everyone)."""
+    loop_step_timing: bool = False
+    """Time every step of the event loop (asyncio debug mode; load tests, not production)."""
     database_write_wait_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     """SQLite: how long a write waits for its turn in this process before answering 503."""
     database_pool_size: Annotated[int, Field(ge=1, le=500)] = 20
