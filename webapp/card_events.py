@@ -36,8 +36,9 @@ class Watch:
 
     async def next(self, timeout: float | None = None) -> Status | None:
         """The next status, or None if none came within `timeout` seconds."""
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+        try:  # a deadline on this task, not a new task per wait (thousands of watchers)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
         except TimeoutError:
             return None
         self._changed.clear()

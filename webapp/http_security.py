@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
 
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -21,22 +18,34 @@ CSRF_COOKIE = "mynasign_csrf"
 CSRF_FIELD = "csrf_token"
 
 
-class SecurityHeadersMiddleware(BaseHTTPMiddleware):
+class SecurityHeadersMiddleware:
     """Adds CSP, nosniff, referrer and framing rules; HSTS when served over https.
 
     Pages that show a document or a secret set `request.state.no_store = True`, and their
     responses get `Cache-Control: no-store`; so do all API responses.
+
+    Pure ASGI: it only edits the headers as the response starts. (Starlette's
+    `BaseHTTPMiddleware` would put an extra task and stream in front of every response,
+    every open status feed included.)
     """
 
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
-        super().__init__(app)
+        self.app = app
         self.https = https
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        headers = response.headers
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._add_headers(scope, MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _add_headers(self, scope: Scope, headers: MutableHeaders) -> None:
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
@@ -44,10 +53,10 @@ class SecurityHeadersMiddleware(BaseHTTPMiddleware):
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if self.https:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if getattr(request.state, "no_store", False) or request.url.path.startswith("/api/"):
+        state = scope.get("state") or {}
+        if state.get("no_store", False) or scope["path"].startswith("/api/"):
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
-        return response
 
 
 def new_csrf_secret() -> str:
