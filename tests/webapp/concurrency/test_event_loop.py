@@ -121,6 +121,10 @@ def test_whole_flows_side_by_side_never_stall_the_loop(running: Running) -> None
                 assert answer.status_code == 200, answer.text
                 stop.wait(0.05)
 
+    # One flow first, alone: what runs once per process (connections opened, templates and
+    # caches filled) is not what this test is about; the load after it is.
+    whole_flow(running, CLIENTS)
+    measured_from = len(running.instance.log().splitlines())
     with ThreadPoolExecutor(CLIENTS + 1) as pool:
         prober = pool.submit(probe)
         flows = [pool.submit(whole_flow, running, n) for n in range(CLIENTS)]
@@ -132,7 +136,7 @@ def test_whole_flows_side_by_side_never_stall_the_loop(running: Running) -> None
     assert max(probe_times) < PROBE_LIMIT_SECONDS, (
         f"probe max {max(probe_times):.3f} s, median {statistics.median(probe_times):.3f} s"
     )
-    log = running.instance.log().splitlines()
+    log = running.instance.log().splitlines()[measured_from:]
     steps = [line for line in log if STEP_MESSAGE.split("%")[0] in line]
     late = [line for line in log if STALL_MESSAGE.split("%")[0] in line]  # told, for context
     assert steps == [], f"loop steps over 100 ms: {steps}; the loop was late: {late}"
