@@ -65,15 +65,16 @@ from card.cms import build_signed_data
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
 from tests.software_token import token_of
 from tests.webapp.pdf.pdfs import contract_pdf
-from webapp.db.models import ActorKind, CardSession, Document, User
+from webapp.audit.actor import Audit
+from webapp.card_signing import sessions as card_sessions
+from webapp.db.models import ActorKind, CardSession, CardSessionState, Document, User
 from webapp.offload import off_loop
 from webapp.pdf.dev_seal import development_seal_files
 from webapp.pdf.frozen_asn1 import KeepingTimeStamper
 from webapp.pdf.seal_keys import seal_signer_from_files
 from webapp.runtime import Runtime, open_runtime
-from webapp.services import card_sessions, revisions
+from webapp.services import revisions
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit
 from webapp.settings import load_settings
 
 MB = 1024 * 1024
@@ -178,7 +179,7 @@ class Bench:
             )
             while True:
                 status = await watch.next()
-                if status is not None and status.get("state") == "completed":
+                if status is not None and status.state is CardSessionState.COMPLETED:
                     break
                 if judging.done():  # a refusal: the page gets "rejected", never "completed"
                     raise RuntimeError(f"not accepted: {judging.result()} {status}")

@@ -82,6 +82,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bridge.protocol import Stage
 
 SESSIONS_WANTED = 10_000
+SESSIONS_VARIABLE = "BENCH_CARD_SESSIONS"  # (a MYNASIGN_ name the server would refuse)
+"""Fewer sessions for a quick comparison while working (the figures are for 10,000)."""
 FILES_RESERVE = 1_000
 """Open files each side keeps for what is not a session's socket (database, logs, pools)."""
 API_SAMPLE = 120
@@ -108,6 +110,8 @@ STAGES = [
 REPOSITORY = Path(__file__).resolve().parents[1]
 _LINK = re.compile(r"/r/([A-Za-z0-9_-]{40,})")
 STALL = "event loop stalled for "
+COLLECTION = "garbage collection of generation "
+"""`webapp.loop_watchdog.GC_MESSAGE`, not imported for the same reason."""
 """`webapp.loop_watchdog.STALL_MESSAGE`, not imported: the relay's server imports this module."""
 
 
@@ -128,8 +132,8 @@ def _party(context: Any, owner: Any, source: Path, who: Any) -> Party:
     from sqlalchemy import select  # noqa: PLC0415 - see open_sessions
 
     from benchmarks.rig import sent_card_document  # noqa: PLC0415
+    from webapp.card_signing import sessions as card_sessions  # noqa: PLC0415
     from webapp.db.models import OutgoingMail, Recipient  # noqa: PLC0415
-    from webapp.services import card_sessions  # noqa: PLC0415
     from webapp.services.recipients import open_link  # noqa: PLC0415
 
     recipient_id = sent_card_document(context, owner, source, second_party=False)
@@ -169,10 +173,10 @@ async def open_sessions(data_dir: Path, source: Path, count: int) -> Made:
     from sqlalchemy import update  # noqa: PLC0415
 
     from benchmarks.rig import new_sender  # noqa: PLC0415
+    from webapp.audit.actor import Audit  # noqa: PLC0415
     from webapp.db.models import ActorKind, CardSession, CardSessionState  # noqa: PLC0415
     from webapp.offload import off_loop  # noqa: PLC0415
     from webapp.runtime import open_runtime  # noqa: PLC0415
-    from webapp.services.documents import Audit  # noqa: PLC0415
     from webapp.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(environment="development", data_dir=data_dir)
@@ -507,6 +511,8 @@ class Server:
     log_tail: list[str] = field(default_factory=list)
     stalls: list[int] = field(default_factory=list)
     """The lengths (ms) of the event-loop stalls the server logged so far."""
+    collections: list[int] = field(default_factory=list)
+    """The lengths (ms) of the slow garbage collections the server logged so far."""
 
     def memory_mb(self) -> tuple[float, float]:
         """(VmRSS, VmHWM): resident memory now and its peak, in MB."""
@@ -523,6 +529,8 @@ class Server:
             self.log_tail = [*self.log_tail[-40:], line.rstrip()]
             if STALL in line:  # the service's loop watchdog: a loop step over 100 ms
                 self.stalls.append(int(line.split(STALL)[1].split()[0]))
+            if COLLECTION in line:  # ... of generation G took N ms
+                self.collections.append(int(line.split(COLLECTION)[1].split()[2]))
             if "Uvicorn running on" in line:
                 self.ready.set()
         self.ready.set()  # the process ended: whoever waits must look at it
@@ -754,6 +762,7 @@ class Figures:
     claims: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     stalls: dict[str, list[int]] = field(default_factory=dict)
+    collections: dict[str, list[int]] = field(default_factory=dict)
 
 
 async def drive(server: Server, targets: list[Target]) -> Figures:
@@ -776,9 +785,10 @@ async def drive(server: Server, targets: list[Target]) -> Figures:
                 "burst, all at once": load.burst,
             }
             for phase, measure in phases.items():
-                seen = len(server.stalls)
+                seen, collected = len(server.stalls), len(server.collections)
                 figures.latencies[phase] = await measure()
                 figures.stalls[phase] = server.stalls[seen:]
+                figures.collections[phase] = server.collections[collected:]
             _, figures.rss_peak = server.memory_mb()
         finally:
             gc.enable()
@@ -801,8 +811,18 @@ def _report(name: str, figures: Figures) -> list[str]:
         lines.append(
             f"    {load:24} n={len(values):5}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
             f"max {worst:6.1f} ms{_stall_note(figures.stalls.get(load, []))}"
+            f"{_collection_note(figures.collections.get(load, []))}"
         )
     return lines
+
+
+def _collection_note(collections: list[int]) -> str:
+    if not collections:
+        return ""
+    return (
+        f"  slow collections: {len(collections)} (sum {sum(collections)} ms, "
+        f"max {max(collections)} ms)"
+    )
 
 
 def _stall_note(stalls: list[int]) -> str:
@@ -831,11 +851,12 @@ def _relay_targets(url: str, count: int) -> list[Target]:
 def session_count() -> int:
     """SESSIONS_WANTED, or as many as two sockets a session allow under the open-file limit
     (the soft limit raised to the hard one first; the server subprocess inherits it)."""
+    wanted = int(os.environ.get(SESSIONS_VARIABLE, SESSIONS_WANTED))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
-        return SESSIONS_WANTED
+        return wanted
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return min(SESSIONS_WANTED, (hard - FILES_RESERVE) // 2)
+    return min(wanted, (hard - FILES_RESERVE) // 2)
 
 
 def run() -> list[str]:
@@ -867,7 +888,7 @@ def run() -> list[str]:
                 f"a process (hard limit, not raisable here), so {sessions:,} sessions "
                 f"(2 sockets each, {FILES_RESERVE:,} files kept for the rest)"
             ]
-            if sessions < SESSIONS_WANTED
+            if sessions < SESSIONS_WANTED and SESSIONS_VARIABLE not in os.environ
             else []
         ),
         *_api_lines(sample),

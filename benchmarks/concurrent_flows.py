@@ -123,11 +123,18 @@ class Target:
 _addresses = itertools.count()
 
 
-def whole_flow(target: Target, client: httpx.Client) -> None:
-    """One document from upload to `completed`; raises on any answer >= 400."""
+def whole_flow(
+    target: Target, client: httpx.Client, steps: dict[str, list[float]] | None = None
+) -> None:
+    """One document from upload to `completed`; raises on any answer >= 400. With `steps`,
+    each request's time (and the wait for the mail) is added to it under the step's name."""
+    names = iter(("upload", "recipient", "send", "open", "agree (completes)", "status"))
 
     def call(method: str, path: str, **kwargs: object) -> httpx.Response:
+        began = time.perf_counter()
         answer = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        if steps is not None:
+            steps.setdefault(next(names), []).append(time.perf_counter() - began)
         if answer.status_code >= 400:
             raise RuntimeError(f"{method} {path.split('/')[3]}: {answer.status_code} "
                                f"{answer.text[:200]}")  # fmt: skip
@@ -143,7 +150,10 @@ def whole_flow(target: Target, client: httpx.Client) -> None:
     call("POST", f"{document}/recipients", headers=target.auth,
          json={"name": f"相手 {n}", "email": party})  # fmt: skip
     call("POST", f"{document}/send", headers=target.auth)
+    began = time.perf_counter()
     token = target.mailbox.link_for(party)
+    if steps is not None:
+        steps.setdefault("mail arrives", []).append(time.perf_counter() - began)
     opened = call("POST", f"/api/v1/r/{token}/open", json={"accept_terms": True})
     session = {"Authorization": f"Bearer {opened.json()['session_token']}"}
     call("POST", f"/api/v1/r/{token}/agree", headers=session)
@@ -435,13 +445,14 @@ def compare_with_plain(target: Target, data_dir: Path) -> list[str]:
     and timestamps took minutes on the busy machine (py-spy: asn1crypto's `dump`)."""
     sides = {"plain pyHanko + fix": PlainPyhanko(data_dir, target.pdf, fixed=True)}
     times: dict[str, list[float]] = {"mynasign whole flow": [], **{side: [] for side in sides}}
+    steps: dict[str, list[float]] = {}
     try:
         for plain in sides.values():
             plain.one_document()  # warm: imports, the TSA size probe
         with httpx.Client(base_url=target.url, timeout=300) as client:
             for _ in range(BASELINE_ROUNDS):
                 began = time.perf_counter()
-                whole_flow(target, client)
+                whole_flow(target, client, steps)
                 times["mynasign whole flow"].append(time.perf_counter() - began)
                 for side, plain in sides.items():
                     times[side].append(plain.one_document())
@@ -459,6 +470,9 @@ def compare_with_plain(target: Target, data_dir: Path) -> list[str]:
             f"    {side:20} {medians[side] * 1000:6.0f} ms ({min(values) * 1000:.0f}-"
             f"{max(values) * 1000:.0f})"
         )
+    lines.append("    the whole flow's steps (client side, medians): " + ", ".join(
+        f"{step} {statistics.median(values) * 1000:.0f} ms" for step, values in steps.items()
+    ))  # fmt: skip
     for side in sides:
         ratio = ours / medians[side]
         lines.append(

@@ -31,7 +31,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 
 from jpkisim.pki import TestPki
 from jpkisim.pki_server import PkiServer
-from webapp.card_validation.ocsp import MAX_RESPONSE_BYTES
+from webapp.card_signing.validation.ocsp import MAX_RESPONSE_BYTES
 from webapp.http_client import close_shared_client, shared_client
 from webapp.pdf.frozen_asn1 import KeepingTimeStamper
 

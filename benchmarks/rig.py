@@ -13,11 +13,11 @@ from jpkisim.pcscd import PrivatePcscd
 from jpkisim.pki import TestPki
 from jpkisim.served import ServedCard
 from jpkisim.state import CardState
+from webapp.audit.actor import Audit
 from webapp.db.models import ActorKind, User
 from webapp.services.accounts import sign_up
 from webapp.services.context import ServiceContext
 from webapp.services.documents import (
-    Audit,
     DocumentFields,
     add_recipient,
     create_document,

@@ -1,4 +1,7 @@
-"""The websocket to the server: v1 frames in and out, and reconnection with the claim key.
+"""The websocket to the server: frames in and out, and reconnection with the claim key.
+
+After the claim every frame, both ways, carries the protocol version the claim agreed
+(`version`): outgoing messages are sent in it, and a server frame in another is refused.
 
 Once the session is claimed, a dropped connection is reopened with growing pauses, each
 new connection starting with `claim_resume`, until the attempts or the session's
@@ -37,6 +40,9 @@ class Timeouts:
     """For the server's claim and sign_request."""
     result: float = 120.0
     """For the server's verdict on the signature (it checks revocation, timestamps)."""
+    digest: float = 15.0
+    """v2: for the digest after the certificate, while the card is held (the server hashes
+    the prepared PDF once; reconnecting, if need be, fits in this too)."""
     close: float = 3.0
     reconnect_attempts: int = 6
     backoff_first: float = 0.25
@@ -58,6 +64,8 @@ class Channel:
         self.timeouts = timeouts
         self.user_agent = user_agent
         self.claim_key: str | None = None
+        self.version: int | None = None
+        """The protocol version the claim agreed on (None before the claim)."""
         self.deadline: float | None = None
         """Monotonic time after which reconnecting is pointless (the session expired)."""
         self.reconnects = 0
@@ -97,7 +105,7 @@ class Channel:
 
     async def send(self, message: protocol.BridgeMessage) -> int:
         """Send one message, reconnecting first if the connection dropped; the generation used."""
-        frame = message.to_json()
+        frame = self._frame(message)
         while True:
             ws, generation = self._current()
             try:
@@ -115,7 +123,7 @@ class Channel:
         """Send without reconnecting (when ending a session); errors are swallowed."""
         if self._ws is None:
             return
-        frame = message.to_json()
+        frame = self._frame(message)
         try:
             async with asyncio.timeout(self.timeouts.close):
                 await self._ws.send(frame)
@@ -139,7 +147,18 @@ class Channel:
                 raise ProtocolError(
                     ProtocolErrorCode.UNEXPECTED_MESSAGE, f"{message.type} comes from the bridge"
                 )
+            if self.version is not None and message.version != self.version:
+                raise ProtocolError(
+                    ProtocolErrorCode.UNSUPPORTED_VERSION,
+                    f"{message.type} in version {message.version}, the claim said {self.version}",
+                )
             return message
+
+    def _frame(self, message: protocol.BridgeMessage) -> str:
+        """The frame's text: in the agreed version (the `hello` always in version 1)."""
+        if self.version is not None and not isinstance(message, protocol.Hello):
+            message = message.in_version(self.version)
+        return message.to_json()
 
     async def close(self) -> None:
         """Close the connection politely (never raises)."""
@@ -166,7 +185,7 @@ class Channel:
                 delay = min(delay * 2, self.timeouts.backoff_max)
                 try:
                     ws = await self._connect()
-                    frame = protocol.ClaimResume(claim_key=self.claim_key).to_json()
+                    frame = self._frame(protocol.ClaimResume(claim_key=self.claim_key))
                     async with asyncio.timeout(self.timeouts.send):
                         await ws.send(frame)
                 except NetworkError as exc:

@@ -4,6 +4,12 @@ States: connecting → claiming → awaiting_request → signing → sending →
 → done. The card flow runs in a worker thread and talks to the event loop through one mailbox
 (`bridge.mailbox`), which also receives the server's messages, so the loop stays free to
 answer pings, notice `expired` or `cancelled`, and resume a dropped connection meanwhile.
+
+The `hello` offers protocol v2 and the `claim` says which version the server chose. In
+v2 the flow, having read the certificate after VERIFY, hands it to the loop
+(`DigestExchange`), which sends `certificate` and gives the worker the digest from the
+server's `sign_digest` (the card stays held: one round trip, bounded by
+`Timeouts.digest`). A v1 server gets the v1 exchange: the digest comes with the request.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import hashlib
 import importlib.metadata
 import threading
 import time
@@ -41,6 +48,7 @@ CLIENT_VERSION = _client_version()
 _SERVER_MODELS = (
     protocol.Claim,
     protocol.SignRequest,
+    protocol.SignDigest,
     protocol.Result,
     protocol.Expired,
     protocol.Cancelled,
@@ -98,6 +106,60 @@ class Signed:
     timing: SessionTiming
 
 
+class DigestExchange:
+    """v2: the card worker's certificate goes to the event loop, the server's digest back.
+
+    `__call__` runs in the card worker (a `flow.DigestSource`): it posts the certificate
+    and waits, the card held, for `deliver` (the event loop, on `sign_digest`) or
+    `cancel` (the session ended). The same certificate again (a burst redone after the
+    card was lost) gets the digest already known, without asking the server.
+    """
+
+    def __init__(self, mailbox: Mailbox, timeout: float) -> None:
+        self._mailbox = mailbox
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._known: dict[str, bytes] = {}
+        self._waiting: str | None = None
+        self._answered = threading.Event()
+        self._cancelled = False
+
+    def __call__(self, certificate: bytes) -> bytes:
+        fingerprint = hashlib.sha256(certificate).hexdigest()
+        with self._lock:
+            if self._cancelled:
+                raise NotSignedError("aborted", reason="aborted")
+            if fingerprint in self._known:
+                return self._known[fingerprint]
+            self._waiting = fingerprint
+            self._answered.clear()
+        self._mailbox.post_from_thread(Event("certificate", certificate))
+        if not self._answered.wait(self._timeout):
+            raise NetworkError("network_timeout", reason="network", waiting_for="sign_digest")
+        with self._lock:
+            self._waiting = None
+            if self._cancelled or fingerprint not in self._known:
+                raise NotSignedError("aborted", reason="aborted")
+            return self._known[fingerprint]
+
+    @property
+    def waiting_for(self) -> str | None:
+        """The SHA-256 of the certificate whose digest the worker waits for."""
+        return self._waiting
+
+    def deliver(self, message: protocol.SignDigest) -> None:
+        """The server's digest for an announced certificate (a repeat is harmless)."""
+        with self._lock:
+            self._known.setdefault(message.certificate_sha256, bytes.fromhex(message.digest))
+            if message.certificate_sha256 == self._waiting:
+                self._answered.set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            self._answered.set()
+
+
 class BridgeSession:
     """One run of `jpki-bridge sign`: returns `Signed` or raises a `BridgeError`."""
 
@@ -124,6 +186,9 @@ class BridgeSession:
         )
         self._abort = threading.Event()
         self._mailbox = Mailbox()
+        self._exchange = DigestExchange(self._mailbox, self.options.timeouts.digest)
+        self.version = 1
+        """The protocol version the server's claim chose."""
 
     @property
     def reconnects(self) -> int:
@@ -138,8 +203,9 @@ class BridgeSession:
             await self._channel.open()
             receiver = asyncio.create_task(self._mailbox.receive_from(self._channel))
             hello = protocol.Hello(
-                client=CLIENT_NAME, client_version=CLIENT_VERSION, order=self.options.order
-            )
+                client=CLIENT_NAME, client_version=CLIENT_VERSION, order=self.options.order,
+                protocol_version=protocol.PROTOCOL_VERSION,
+            )  # fmt: skip
             await self._channel.send(hello)
             self.state = SessionState.CLAIMING
             await self._claim()
@@ -160,6 +226,7 @@ class BridgeSession:
             raise
         finally:
             self._abort.set()
+            self._exchange.cancel()
             self.state = SessionState.DONE
             if receiver is not None:
                 receiver.cancel()
@@ -173,6 +240,7 @@ class BridgeSession:
         if not isinstance(message, protocol.Claim):
             raise _unexpected(message, "claim")
         self.claim_key = self._channel.claim_key = message.claim_key
+        self.version = self._channel.version = message.version  # 1 from a v1 server
         self._channel.deadline = _monotonic_deadline(message.expires_at)
 
     async def _request(self) -> protocol.SignRequest:
@@ -198,13 +266,17 @@ class BridgeSession:
             abort=self._abort,
             deadline=deadline,
         )
-        digest = bytes.fromhex(request.digest)
+        digest: bytes | DigestExchange = self._exchange
+        if request.digest is not None:  # v1: the digest came with the request
+            digest = bytes.fromhex(request.digest)
 
         def work() -> SignedDigest:
             self.ui.show_request(request)
             return flow.sign(digest)
 
         self._mailbox.start_worker(work)
+        announced: tuple[bytes, int] | None = None
+        """v2: the certificate sent, and the generation of the connection it went on."""
         while True:
             event = await self._mailbox.next(deadline)
             item = event.item
@@ -212,14 +284,25 @@ class BridgeSession:
                 raise NotSignedError("expired", reason="expired")
             if event.kind == "flow" and isinstance(item, protocol.Progress | protocol.CardError):
                 await self._channel.send(item)
+            elif event.kind == "certificate" and isinstance(item, bytes):
+                announced = (item, await self._channel.send(_certificate(item)))
             elif event.kind == "done":
                 return await self._finish_flow(item)
-            elif (
-                event.kind == "server"
-                and isinstance(item, _SERVER_MODELS)
-                and not _same_request(self._screen(item), request)
-            ):
-                raise _unexpected(item, "nothing while signing")
+            elif event.kind == "server" and isinstance(item, _SERVER_MODELS):
+                message = self._screen(item)
+                if isinstance(message, protocol.SignDigest) and self.version >= 2:
+                    self._exchange.deliver(message)
+                elif isinstance(message, protocol.Result) and message.outcome == "rejected":
+                    # v2: the certificate was refused
+                    raise _rejected(message)
+                elif not _same_request(message, request):
+                    raise _unexpected(item, "nothing while signing")
+                elif (  # resumed before the certificate got through: send it again
+                    announced is not None
+                    and self._exchange.waiting_for is not None
+                    and announced[1] != self._channel.generation
+                ):
+                    announced = (announced[0], await self._channel.send(_certificate(announced[0])))
 
     async def _finish_flow(self, outcome: object) -> SignedDigest:
         if isinstance(outcome, SignedDigest):
@@ -243,7 +326,7 @@ class BridgeSession:
         self.ui.show_progress(Stage.SENDING)
         await self._channel.send(protocol.Progress(stage=Stage.SENDING))
         signature = protocol.Signature(
-            digest=request.digest, cms=base64.b64encode(signed.cms).decode("ascii")
+            digest=signed.digest.hex(), cms=base64.b64encode(signed.cms).decode("ascii")
         )
         sent_on = await self._channel.send(signature)
         self.timing.signature_sent = time.monotonic()
@@ -254,9 +337,7 @@ class BridgeSession:
             if isinstance(message, protocol.Result):
                 if message.outcome == "accepted":
                     return Signed(request, message, signed.certificate, self.timing)
-                raise NotSignedError(
-                    "rejected", reason=message.reason or "rejected", detail=message.message or ""
-                )
+                raise _rejected(message)
             if isinstance(message, protocol.Claim):
                 continue  # a resumed connection repeats the claim
             if not _same_request(message, request):
@@ -297,10 +378,21 @@ def _monotonic_deadline(expires_at: datetime.datetime) -> float:
 
 
 def _same_request(message: protocol.Message, request: protocol.SignRequest) -> bool:
-    """A resumed connection repeats the claim and the pending request: both are ignored."""
-    if isinstance(message, protocol.Claim):
+    """A resumed connection repeats the claim, the pending request and (v2) the digest of
+    the announced certificate: all are ignored here."""
+    if isinstance(message, protocol.Claim | protocol.SignDigest):
         return True
     return isinstance(message, protocol.SignRequest) and message.digest == request.digest
+
+
+def _certificate(der: bytes) -> protocol.Certificate:
+    return protocol.Certificate(certificate=base64.b64encode(der).decode("ascii"))
+
+
+def _rejected(message: protocol.Result) -> NotSignedError:
+    return NotSignedError(
+        "rejected", reason=message.reason or "rejected", detail=message.message or ""
+    )
 
 
 def _unexpected(message: protocol.Message, expected: str) -> ProtocolError:

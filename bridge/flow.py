@@ -1,8 +1,11 @@
 """The card flow: password and card in either order, then one burst that ends in a checked CMS.
 
 Runs in a worker thread. The burst (select, tries left, VERIFY, read certificate, sign)
-happens with the card held and no network round trip; its progress and card errors go
-to `emit` (the core forwards them to the server) and to the person. Safety rules: the
+happens with the card held; its progress and card errors go to `emit` (the core forwards
+them to the server) and to the person. What to sign comes from a `DigestSource` given the
+certificate just read: a fixed digest (protocol v1, `bridge check`), or, in protocol v2,
+one short round trip to the server while the card stays where it is (the server puts the
+certificate's name into the PDF's `/Name` and answers with the digest). Safety rules: the
 password is normalized before any VERIFY, tries are read before VERIFY, the last try
 needs a yes, a wrong password is never retried without asking again, and the password
 is dropped when the flow ends.
@@ -36,6 +39,11 @@ from card.password import normalize_signing_password
 
 POLL_SECONDS = 0.5
 Emit = Callable[[protocol.Progress | protocol.CardError], None]
+DigestSource = Callable[[bytes], bytes]
+"""Given the signing certificate (DER) read after VERIFY, the SHA-256 digest to sign.
+
+May wait (for the server, in v2) while the card is held; raises a `BridgeError` to stop.
+"""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class SignedDigest:
 
     cms: bytes
     certificate: bytes
+    digest: bytes
+    """The digest the CMS signs (its message-digest)."""
     tries_left_before: int | None
     apdus_sent: int
     burst_started: float
@@ -96,10 +106,14 @@ class CardFlow:
         self._deadline = deadline
         self._last_try_confirmed = False
 
-    def sign(self, digest: bytes) -> SignedDigest:
-        """The CMS over `digest`; a `BridgeError` when it cannot be made."""
+    def sign(self, digest: bytes | DigestSource) -> SignedDigest:
+        """The CMS over `digest` (or over what `digest` gives for the card's certificate);
+        a `BridgeError` when it cannot be made."""
+        source: DigestSource = (
+            (lambda _certificate: digest) if isinstance(digest, bytes) else digest
+        )
         try:
-            return self._sign(digest)
+            return self._sign(source)
         except PasswordLockedError:
             self._card_error(CardErrorCode.LOCKED, "card_locked", tries_left=0)
             raise LockedError("card_locked", reason="locked") from None
@@ -115,7 +129,7 @@ class CardFlow:
         except CardError as exc:
             raise self._unavailable(CardErrorCode.CARD_FAILURE, "card_failure", exc) from None
 
-    def _sign(self, digest: bytes) -> SignedDigest:
+    def _sign(self, digest: DigestSource) -> SignedDigest:
         attempt = _Attempt()
         try:
             while True:
@@ -138,8 +152,11 @@ class CardFlow:
         finally:
             attempt.password = None
 
-    def _burst(self, handle: CardHandle, attempt: _Attempt, digest: bytes) -> SignedDigest:
-        """Tries left, VERIFY, certificate, signature: the card is held throughout."""
+    def _burst(
+        self, handle: CardHandle, attempt: _Attempt, digest_for: DigestSource
+    ) -> SignedDigest:
+        """Tries left, VERIFY, certificate, (v2: the digest for it), signature: the card is
+        held throughout."""
         try:
             started = time.monotonic()
             tries = handle.tries_left()
@@ -160,6 +177,8 @@ class CardFlow:
                 raise
             self._stage(Stage.READING_CERTIFICATE)
             certificate = token.signing_certificate()
+            digest = digest_for(certificate)  # v2: the server's answer, the card still held
+            self._check_abort()
             self._stage(Stage.SIGNING)
             cms = build_signed_data(token, digest)
             finished = time.monotonic()
@@ -167,7 +186,7 @@ class CardFlow:
         finally:
             handle.close()
         verify_signed_data(cms, digest)
-        return SignedDigest(cms, certificate, tries, apdus, started, finished)
+        return SignedDigest(cms, certificate, digest, tries, apdus, started, finished)
 
     def _ask_password(self, tries_left: int | None) -> str:
         self._stage(Stage.WAITING_FOR_PASSWORD)

@@ -23,15 +23,16 @@ from bridge.protocol import ProtocolError
 log = logging.getLogger(__name__)
 TERMINAL_MODELS = (protocol.Result, protocol.Expired, protocol.Cancelled, protocol.Error)
 
-Kind = Literal["server", "flow", "done", "timeout"]
+Kind = Literal["server", "flow", "certificate", "done", "timeout"]
 
 
 @dataclass(frozen=True)
 class Event:
     """One thing the session can be woken by; `item` depends on `kind`.
 
-    server: a server message; flow: a Progress or CardError from the card flow; done: the
-    card flow's result or exception; timeout: the deadline passed (item None).
+    server: a server message; flow: a Progress or CardError from the card flow;
+    certificate: the card's certificate (DER) the flow needs a digest for (protocol v2);
+    done: the card flow's result or exception; timeout: the deadline passed (item None).
     """
 
     kind: Kind

@@ -1,8 +1,13 @@
-"""Wire protocol v1 between the bridge and the server: the pydantic models are the spec.
+"""Wire protocol (v1 and v2) between the bridge and the server: the pydantic models are the spec.
 
-Every frame is one JSON text object with `type` and `version`. `parse_message` turns a
-frame into a model or raises `ProtocolError` with a stable code; `message_json_schema`
-is what `jpki-bridge schema` prints. `docs/protocol.md` explains the exchange.
+Every frame is one JSON text object with `type` and `version`. The `hello` is always
+sent as version 1 and says the highest version the bridge speaks; the server's `claim`
+carries the version chosen, and every later frame, both ways, carries that version.
+v2 adds `certificate` (bridge → server, after VERIFY) and `sign_digest` (the answer: what
+to sign, so that the PDF's `/Name` can be the name in the certificate); its
+`sign_request` carries no digest. `parse_message` turns a frame into a model or raises
+`ProtocolError` with a stable code; `message_json_schema` is what `jpki-bridge schema`
+prints. `docs/protocol.md` explains the exchange.
 """
 
 from __future__ import annotations
@@ -23,13 +28,19 @@ from pydantic import (
     model_validator,
 )
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+"""The highest version this side speaks."""
+SUPPORTED_VERSIONS: Final = frozenset({1, 2})
+V2_TYPES: Final = frozenset({"certificate", "sign_digest"})
+"""Messages that exist only from version 2 on."""
 CLAIM_KEY_PATTERN = r"^[A-Za-z0-9_-]{22,128}$"
 """Claim keys, like link tokens, are base64url with at least 128 random bits."""
 SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
 BASE64_PATTERN = r"^[A-Za-z0-9+/]+={0,2}$"
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_CMS_BASE64 = 64 * 1024
+MAX_CERTIFICATE_BASE64 = 16 * 1024
+"""A JPKI signing certificate is about 1.7 KB of DER; 12 KiB of DER is plenty."""
 
 
 class ProtocolErrorCode(StrEnum):
@@ -47,7 +58,7 @@ class ProtocolErrorCode(StrEnum):
 
 
 class ProtocolError(Exception):
-    """A frame that is not a valid v1 message, or one that arrived at the wrong time."""
+    """A frame that is not a valid message, or one that arrived at the wrong time."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -123,23 +134,39 @@ class _Message(BaseModel):
     )
 
     type: str
-    version: Literal[1] = PROTOCOL_VERSION
+    version: Literal[1, 2] = 1
+    """The connection's protocol version (the `hello`: always 1)."""
 
     def to_json(self) -> str:
         """The frame's text."""
         return self.model_dump_json()
+
+    def in_version(self, version: int) -> Any:
+        """This message as sent on a connection of protocol `version` (same type)."""
+        if version == self.version:
+            return self
+        return type(self).model_validate({**self.model_dump(), "version": version})
+
+
+class _V2Message(_Message):
+    version: Literal[2] = 2  # narrower: these exist from version 2 on
 
 
 # --- bridge -> server -------------------------------------------------------------------
 
 
 class Hello(_Message):
-    """First frame of a new connection: who is calling and in which order it will ask."""
+    """First frame of a new connection: who is calling and in which order it will ask.
+
+    Sent as version 1 whatever the bridge speaks, so that any server can read it;
+    `protocol_version` is the highest version the bridge speaks.
+    """
 
     type: Literal["hello"] = "hello"
     client: ClientName
     client_version: ClientName
-    protocol_version: Annotated[int, Field(ge=1)] = PROTOCOL_VERSION
+    protocol_version: Annotated[int, Field(ge=1)] = 1
+    """Left out: 1 (as the first bridges meant it)."""
     order: Order
 
 
@@ -166,6 +193,18 @@ class CardError(_Message):
     message: Note
 
 
+class Certificate(_V2Message):
+    """v2: the card's signing certificate (DER, standard base64), read after VERIFY.
+
+    Sent while the card is still held; the server answers `sign_digest`.
+    """
+
+    type: Literal["certificate"] = "certificate"
+    certificate: Annotated[
+        str, Field(min_length=4, max_length=MAX_CERTIFICATE_BASE64, pattern=BASE64_PATTERN)
+    ]
+
+
 class Signature(_Message):
     """The detached CMS SignedData (DER, standard base64) over the requested digest."""
 
@@ -186,15 +225,36 @@ class Claim(_Message):
 
 
 class SignRequest(_Message):
-    """What to sign: a SHA-256 digest (lower-case hex) of the prepared PDF revision."""
+    """What is to be signed. v1: with the SHA-256 digest (lower-case hex) of the prepared
+    PDF revision; v2: without it (`sign_digest` brings it once the certificate is known)."""
 
     type: Literal["sign_request"] = "sign_request"
     document_title: Title
     sender: PersonName
     expected_signer_name: PersonName
     digest_algorithm: Literal["sha256"] = "sha256"
-    digest: Sha256Hex
+    digest: Sha256Hex | None = None
     expires_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _digest_in_v1_only(self) -> SignRequest:
+        if self.version == 1 and self.digest is None:
+            raise ValueError("a v1 sign_request needs the digest")
+        if self.version != 1 and self.digest is not None:
+            raise ValueError("a v2 sign_request has no digest: sign_digest brings it")
+        return self
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude={"digest"} if self.digest is None else None)
+
+
+class SignDigest(_V2Message):
+    """v2: the digest to sign for the announced certificate (its SHA-256 names it)."""
+
+    type: Literal["sign_digest"] = "sign_digest"
+    certificate_sha256: Sha256Hex
+    digest_algorithm: Literal["sha256"] = "sha256"
+    digest: Sha256Hex
 
 
 class Result(_Message):
@@ -243,26 +303,32 @@ Message = Annotated[
     | ClaimResume
     | Progress
     | CardError
+    | Certificate
     | Signature
     | Claim
     | SignRequest
+    | SignDigest
     | Result
     | Expired
     | Cancelled
     | Error,
     Field(discriminator="type"),
 ]
-BridgeMessage = Hello | ClaimResume | Progress | CardError | Signature | Cancelled | Error
-ServerMessage = Claim | SignRequest | Result | Expired | Cancelled | Error
+BridgeMessage = (
+    Hello | ClaimResume | Progress | CardError | Certificate | Signature | Cancelled | Error
+)
+ServerMessage = Claim | SignRequest | SignDigest | Result | Expired | Cancelled | Error
 
 _MODELS: tuple[type[_Message], ...] = (
     Hello,
     ClaimResume,
     Progress,
     CardError,
+    Certificate,
     Signature,
     Claim,
     SignRequest,
+    SignDigest,
     Result,
     Expired,
     Cancelled,
@@ -272,15 +338,21 @@ MESSAGE_TYPES: dict[str, type[_Message]] = {
     model.model_fields["type"].default: model for model in _MODELS
 }
 BRIDGE_TYPES = frozenset(
-    {"hello", "claim_resume", "progress", "card_error", "signature", "cancelled", "error"}
+    {"hello", "claim_resume", "progress", "card_error", "certificate", "signature", "cancelled",
+     "error"}
+)  # fmt: skip
+SERVER_TYPES = frozenset(
+    {"claim", "sign_request", "sign_digest", "result", "expired", "cancelled", "error"}
 )
-SERVER_TYPES = frozenset({"claim", "sign_request", "result", "expired", "cancelled", "error"})
 
 _ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
 
 
 def parse_message(text: str | bytes) -> Message:
-    """The message a frame holds; `ProtocolError` for bad JSON, unknown type or version."""
+    """The message a frame holds; `ProtocolError` for bad JSON, unknown type or version.
+
+    Whether the version is the connection's is for the caller to check.
+    """
     if isinstance(text, bytes):
         raise ProtocolError(ProtocolErrorCode.MALFORMED_JSON, "binary frames are not used")
     try:
@@ -294,11 +366,13 @@ def parse_message(text: str | bytes) -> Message:
         shown = kind if isinstance(kind, str) and len(kind) <= 40 else "?"
         raise ProtocolError(ProtocolErrorCode.UNKNOWN_TYPE, f"unknown message type {shown!r}")
     version = obj.get("version")
-    if version != PROTOCOL_VERSION or isinstance(version, bool):
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise ProtocolError(
             ProtocolErrorCode.UNSUPPORTED_VERSION,
-            f"{kind} must have version {PROTOCOL_VERSION}; this side speaks only v1",
+            f"{kind} must have version 1 or 2; this side speaks v1 and v2",
         )
+    if kind in V2_TYPES and version < 2:
+        raise ProtocolError(ProtocolErrorCode.UNKNOWN_TYPE, f"{kind} is not a v1 message")
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:
@@ -310,8 +384,8 @@ def parse_message(text: str | bytes) -> Message:
 
 
 def message_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of every v1 message, as a discriminated union."""
+    """The JSON Schema (draft 2020-12) of every message, as a discriminated union."""
     schema = _ADAPTER.json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = f"mynasign bridge protocol v{PROTOCOL_VERSION}"
+    schema["title"] = f"mynasign bridge protocol v1 and v{PROTOCOL_VERSION}"
     return schema

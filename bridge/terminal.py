@@ -51,7 +51,8 @@ class TerminalInteraction:
         self._say(self.t("request_title", title=request.document_title))
         self._say(self.t("request_sender", sender=request.sender))
         self._say(self.t("request_signer", name=request.expected_signer_name))
-        self._say(self.t("request_digest", digest=request.digest[:DIGEST_SHOWN] + "…"))
+        if request.digest is not None:  # v1; v2 sends the digest after the certificate
+            self._say(self.t("request_digest", digest=request.digest[:DIGEST_SHOWN] + "…"))
         self._say(self.t("request_expires", expires=expires))
 
     def ask_password(self, tries_left: int | None) -> str:

@@ -14,6 +14,9 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 import webapp
+from webapp.card_signing import api as card_api
+from webapp.card_signing import bridge_socket
+from webapp.card_signing import pages as card_pages
 from webapp.errors import install_error_handlers
 from webapp.http_security import SecurityHeadersMiddleware
 from webapp.log_redaction import install_log_redaction
@@ -23,18 +26,15 @@ from webapp.offload import off_loop
 from webapp.pages import install_pages
 from webapp.rate_limits import install_rate_limits
 from webapp.routers import (
-    api_card_sessions,
     api_documents,
     api_recipients,
     app_links,
     certificates,
     pages_account,
-    pages_card,
     pages_documents,
     pages_outbox,
     pages_recipient,
     verify,
-    ws_bridge,
 )
 from webapp.runtime import Runtime, open_runtime
 from webapp.settings import Settings
@@ -124,13 +124,13 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
     install_log_redaction()  # issue 10: no token or password in any log line
     app.include_router(api_documents.router)
     app.include_router(api_recipients.router)
-    app.include_router(api_card_sessions.router)
-    app.include_router(ws_bridge.router)
+    app.include_router(card_api.router)
+    app.include_router(bridge_socket.router)
     install_pages(app)
     app.include_router(pages_account.router)
     app.include_router(pages_documents.router)
     app.include_router(pages_recipient.router)
-    app.include_router(pages_card.router)
+    app.include_router(card_pages.router)
     app_links.install(app, settings)  # issue 11: the companion app's hand-off
     app.include_router(certificates.router)  # issue 12: the agreement certificate
     app.include_router(verify.api)  # issue 12: verification of any PDF (API and page)

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from webapp.audit.actor import Audit
 from webapp.db.models import ActorKind, User
 from webapp.errors import UnauthorizedError
-from webapp.services.accounts import user_for_api_token
+from webapp.services.accounts import reader_for_api_token, user_for_api_token
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit
 
 
 def get_context(request: Request) -> ServiceContext:
@@ -37,6 +37,16 @@ def get_db(context: Context) -> Iterator[Session]:
 Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
+def get_read_db(context: Context) -> Iterator[Session]:
+    """A session for a request that only reads (`ServiceContext.reading`): on SQLite it
+    does not queue behind writers, which a list or status request has no reason to do."""
+    with context.reading() as db:
+        yield db
+
+
+ReadDb = Annotated[Session, Depends(get_read_db, scope="function")]
+
+
 def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
     """The token of `Authorization: Bearer <token>`."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -57,6 +67,14 @@ def api_sender(db: Db, context: Context, token: BearerToken) -> User:
 
 
 ApiSender = Annotated[User, Depends(api_sender)]
+
+
+def api_reader(db: ReadDb, context: Context, token: BearerToken) -> User:
+    """`api_sender` for routes that only read (with `ReadDb`)."""
+    return reader_for_api_token(db, context.sessions, token, context.now())
+
+
+ApiReader = Annotated[User, Depends(api_reader)]
 
 
 def client(request: Request) -> tuple[str | None, str | None]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
@@ -18,6 +20,8 @@ from webapp.i18n import request_language, text
 log = logging.getLogger(__name__)
 TEXT_ERROR_CODE = "text_invalid_characters"  # the type webapp.text_input gives refused text
 HTTP_ERROR_KEYS = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+API_PREFIX = "/api/"
+FASTAPI_DOCS_PATHS = ("/docs", "/openapi")  # FastAPI's own pages answer its own errors
 
 
 class DomainError(Exception):
@@ -104,11 +108,10 @@ def _printable(value: object) -> str:
     return str(value)[:100].encode("utf-8", "replace").decode("utf-8")
 
 
-def validation_error_response(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 `{"error": ...}` naming the fields and what is wrong, never echoing the input.
-
-    FastAPI's own handler echoes the input, and fails on a lone surrogate; this one cannot.
-    """
+def validation_problems(error: RequestValidationError) -> tuple[DomainError, list[dict[str, str]]]:
+    """What was wrong with a request, as a text to show and the fields (and kinds of fault)
+    it names, never echoing the input. FastAPI's own handler echoes the input, and fails on
+    a lone surrogate; this cannot."""
     items = error.errors()[:20]
     problems = [
         {"field": ".".join(_printable(part) for part in item.get("loc", ())),
@@ -121,49 +124,88 @@ def validation_error_response(request: Request, error: RequestValidationError) -
         if item.get("type") in (TEXT_ERROR_CODE, "string_unicode")
     ]
     if refused_text:
-        domain = DomainError(TEXT_ERROR_CODE, field=refused_text[0])
-    else:
-        domain = DomainError("request_invalid")
-    body = error_body(domain, request)
-    body["error"]["fields"] = problems
-    return JSONResponse(body, 422)
+        return DomainError(TEXT_ERROR_CODE, field=refused_text[0]), problems
+    return DomainError("request_invalid"), problems
 
 
-def http_error_response(request: Request, error: StarletteHTTPException) -> Response:
-    """Starlette's 404, 405, 413 ... on API paths, in the service's bilingual shape."""
+def http_error(error: StarletteHTTPException) -> DomainError:
+    """Starlette's own 404, 405, 413 ... as a domain error with the service's texts."""
     key = HTTP_ERROR_KEYS.get(error.status_code, "request_invalid")
-    domain = DomainError("not_found" if error.status_code == 404 else key, key)
-    headers = dict(error.headers or {})
-    return JSONResponse(error_body(domain, request), error.status_code, headers=headers or None)
+    return DomainError(key, key)
 
 
-def domain_error_headers(error: DomainError) -> dict[str, str] | None:
-    if error.status_code == 401:
+def domain_error_headers(error: DomainError, *, api: bool = True) -> dict[str, str] | None:
+    if error.status_code == 401 and api:  # a page sends the browser to the login page instead
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(error, RateLimitedError | UnavailableError) and error.retry_after is not None:
         return {"Retry-After": str(max(1, error.retry_after))}
     return None
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """API paths answer JSON; pages answer the error page (set by the pages router).
+# --- the one answer to every error ----------------------------------------------------
 
-    Invalid requests (malformed JSON, wrong types, refused text) answer a bilingual 422;
-    anything unexpected is logged and answers a bilingual 500 (a bug: tests show that no
-    hostile input gets there).
+PageErrorRenderer = Callable[[Request, DomainError, int], Awaitable[Response]]
+"""Shows a domain error as a page with the given status (`webapp.pages.error_page`)."""
+
+
+def use_error_pages(app: FastAPI, renderer: PageErrorRenderer) -> None:
+    """Errors outside the JSON API answer pages made by `renderer` (`webapp.pages` sets it)."""
+    app.state.page_error_renderer = renderer
+
+
+def _page_renderer(request: Request) -> PageErrorRenderer | None:
+    renderer: PageErrorRenderer | None = getattr(request.app.state, "page_error_renderer", None)
+    return renderer
+
+
+def answers_json(request: Request) -> bool:
+    """Whether an error is told as JSON rather than as a page: always on the API
+    (`/api/...`), elsewhere when the caller asks for JSON and not HTML (`Accept`), or when
+    the app has no pages."""
+    if request.url.path.startswith(API_PREFIX) or _page_renderer(request) is None:
+        return True
+    header = request.headers.get("accept", "")
+    accepted = {part.split(";", 1)[0].strip().lower() for part in header.split(",")}
+    return "application/json" in accepted and "text/html" not in accepted
+
+
+async def error_answer(
+    request: Request,
+    error: DomainError,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+    fields: list[dict[str, str]] | None = None,
+) -> Response:
+    """Bilingual JSON (`error_body`) or the error page, with the same texts and status."""
+    status = status or error.status_code
+    renderer = _page_renderer(request)
+    if renderer is None or answers_json(request):
+        body = error_body(error, request)
+        if fields is not None:
+            body["error"]["fields"] = fields
+        extra = {**(headers or {}), **(domain_error_headers(error) or {})}
+        return JSONResponse(body, status, headers=extra or None)
+    response = await renderer(request, error, status)
+    extra = {**(headers or {}), **(domain_error_headers(error, api=False) or {})}
+    if extra and response.status_code == status:  # not on a redirect to the login page
+        response.headers.update(extra)
+    return response
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every kind of error answered in one place, as JSON or as a page (`answers_json`).
+
+    Domain errors carry their own status and text; Starlette's 404, 405, 413 ... and a
+    database that cannot be reached (503, try again: issue 9) become domain errors; invalid
+    requests (malformed JSON, wrong types, refused text) answer 422 on the API and 400 on a
+    page; anything unexpected is logged and answers a bilingual 500 (a bug: tests show that
+    no hostile input gets there). FastAPI's documentation pages keep its own answers.
     """
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> Response:
-        page_handler = getattr(request.app.state, "page_error_handler", None)
-        if page_handler is not None and not request.url.path.startswith("/api/"):
-            response: Response = await page_handler(request, error)
-            extra = domain_error_headers(error)
-            if extra and error.status_code in (429, 503):
-                response.headers.update(extra)
-            return response
-        headers = domain_error_headers(error)
-        return JSONResponse(error_body(error, request), error.status_code, headers=headers)
+        return await error_answer(request, error)
 
     # issue 9: a write that cannot get its turn, a database that is away: 503, try again
     @app.exception_handler(DatabaseBusyError)
@@ -171,11 +213,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeoutError)
     async def on_database_unavailable(request: Request, error: Exception) -> Response:
         log.warning("database unavailable on %s: %s", request.url.path, type(error).__name__)
-        return await on_domain_error(request, UnavailableError("database_busy"))
+        return await error_answer(request, UnavailableError("database_busy"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(FASTAPI_DOCS_PATHS):
+            return await http_exception_handler(request, error)
+        headers = dict(error.headers or {})
+        return await error_answer(
+            request, http_error(error), status=error.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(request: Request, error: RequestValidationError) -> Response:
-        return validation_error_response(request, error)
+        domain, problems = validation_problems(error)
+        if answers_json(request):
+            return await error_answer(request, domain, status=422, fields=problems)
+        return await error_answer(request, domain, status=400)  # a form: the page again
 
     @app.exception_handler(Exception)
     async def on_unexpected_error(request: Request, error: Exception) -> Response:
@@ -184,9 +238,8 @@ def install_error_handlers(app: FastAPI) -> None:
             type(error).__name__, exc_info=error,
         )  # fmt: skip
         domain = DomainError("internal_error")
-        page_handler = getattr(request.app.state, "page_error_handler", None)
-        if page_handler is not None and not request.url.path.startswith("/api/"):
-            response: Response = await page_handler(request, domain)
-            response.status_code = 500
-            return response
-        return JSONResponse(error_body(domain, request), 500)
+        try:
+            return await error_answer(request, domain, status=500)
+        except Exception as failure:  # the error page itself failed: the plain answer
+            log.error("error page failed on %s: %s", request.url.path, type(failure).__name__)
+            return JSONResponse(error_body(domain, request), 500)

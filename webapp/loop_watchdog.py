@@ -12,12 +12,17 @@ Two measures:
   (`event loop step took N ms: <what ran>`) and kept in `slow_steps`. This is the precise
   measure the load tests fail on; debug mode slows everything a little, so it is off in
   production.
+- Garbage collections, always on: a collection stops every thread, the loop included; one
+  over the limit is logged (`garbage collection of generation G took N ms`), so a stall
+  that is the collector is named as such. Two calls of `time.perf_counter` per
+  collection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import threading
@@ -26,6 +31,7 @@ import time
 log = logging.getLogger(__name__)
 STALL_MESSAGE = "event loop stalled for %d ms"
 STEP_MESSAGE = "event loop step took %d ms: %s"
+GC_MESSAGE = "garbage collection of generation %d took %d ms (%d objects collected)"
 _ASYNCIO_SLOW = re.compile(r"^Executing (?P<what>.*) took (?P<seconds>[0-9.]+) seconds$", re.S)
 
 
@@ -41,8 +47,10 @@ class LoopWatchdog:
         self.worst_ms = 0.0
         self.stalls: list[float] = []
         self.slow_steps: list[str] = []
+        self.slow_collections: list[float] = []
         self._task: asyncio.Task[None] | None = None
         self._handler: _SlowStepHandler | None = None
+        self._collection_began = 0.0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -52,8 +60,11 @@ class LoopWatchdog:
             self._handler = _SlowStepHandler(self, threading.get_ident())
             logging.getLogger("asyncio").addHandler(self._handler)
         self._task = loop.create_task(self._watch(), name="loop-watchdog")
+        gc.callbacks.append(self._collection)
 
     async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._collection)
         if self._handler is not None:
             logging.getLogger("asyncio").removeHandler(self._handler)
             self._handler = None
@@ -72,6 +83,15 @@ class LoopWatchdog:
             if late_ms > self.limit_ms:
                 self.stalls.append(late_ms)
                 log.warning(STALL_MESSAGE, late_ms)
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collection_began = time.perf_counter()
+            return
+        took_ms = (time.perf_counter() - self._collection_began) * 1000
+        if took_ms > self.limit_ms:
+            self.slow_collections.append(took_ms)
+            log.warning(GC_MESSAGE, info["generation"], took_ms, info["collected"])
 
     def _slow_step(self, what: str, seconds: float) -> None:
         self.slow_steps.append(what)

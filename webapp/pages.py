@@ -16,29 +16,20 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from webapp.audit.actor import Audit
 from webapp.db.models import ActorKind, User
 from webapp.deps import client, get_db
-from webapp.errors import (
-    DomainError,
-    ForbiddenError,
-    UnauthorizedError,
-    http_error_response,
-    validation_error_response,
-)
+from webapp.errors import DomainError, ForbiddenError, UnauthorizedError, use_error_pages
 from webapp.http_security import CSRF_COOKIE, CSRF_FIELD, csrf_token, csrf_valid, new_csrf_secret
-from webapp.i18n import LANGUAGE_COOKIE, TEXTS, Language, request_language, text
+from webapp.i18n import LANGUAGE_COOKIE, Language, install_texts, request_language
 from webapp.mail.messages import JST
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit
 from webapp.web_session import SENDER_COOKIE, decode_sender_session, derived_key, secure_cookies
 
 HERE = Path(__file__).parent
@@ -56,7 +47,9 @@ templates = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+install_texts(templates)  # `_("key")`, `t("key")`: in the page's language (its `lang`)
 
 
 def _local_time(moment: datetime.datetime | None) -> str:
@@ -143,14 +136,8 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
     token = csrf_token(_csrf_cookie(request), csrf_key(request))
     hidden = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
-    def t(key: str, **params: object) -> str:
-        return text(language, key, **params)
-
-    def has_text(key: str) -> bool:
-        return key in TEXTS
-
     shared: dict[str, Any] = {
-        "lang": language, "other_lang": other, "t": t, "has_text": has_text,
+        "lang": language, "other_lang": other,
         "csrf_field": hidden,
         "switch_url": _switch_url(request, other), "path": request.url.path,
         "sender": getattr(request.state, "sender", None),
@@ -218,43 +205,20 @@ def safe_next(target: str | None) -> str:
 # --- errors and installation ---------------------------------------------------------
 
 
-async def page_error_handler(request: Request, error: DomainError) -> Response:
-    """Domain errors on pages: the login page, a link's state page, or the error page."""
+async def error_page(request: Request, error: DomainError, status: int) -> Response:
+    """An error on pages (`webapp.errors` decides page or JSON): the login page, a link's
+    state page, or the error page, with the same text the API gives."""
     if error.code in ("login_required", "invalid_token"):
         target = request.url.path if request.method == "GET" else "/documents"
         return redirect(request, "/login?" + urlencode({"next": target}))
+    message = error.text(request_language(request))
     if error.code in LINK_ERRORS:
         request.state.no_store = True
-        return render(
-            request, "link_state.html", status=error.status_code, state=error.code,
-            message=error.text(request_language(request)),
-        )  # fmt: skip
-    return render(
-        request, "error.html", status=error.status_code,
-        message=error.text(request_language(request)),
-    )  # fmt: skip
+        return render(request, "link_state.html", status=status, state=error.code, message=message)
+    return render(request, "error.html", status=status, message=message)
 
 
 def install_pages(app: FastAPI) -> None:
-    """Static files, the page error handler, and HTML answers for page 404s and bad forms."""
+    """Static files, and pages (not JSON) for errors outside the API."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.state.page_error_handler = page_error_handler
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):  # issue 10: bilingual JSON errors
-            return http_error_response(request, error)
-        if request.url.path.startswith(("/docs", "/openapi")):
-            return await http_exception_handler(request, error)
-        key = "not_found" if error.status_code == 404 else "request_invalid"
-        return render(request, "error.html", status=error.status_code, message=_text(request, key))
-
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid_request(request: Request, error: RequestValidationError) -> Response:
-        if request.url.path.startswith("/api/"):  # issue 10: never echoes the input
-            return validation_error_response(request, error)
-        return render(request, "error.html", status=400, message=_text(request, "request_invalid"))
-
-
-def _text(request: Request, key: str) -> str:
-    return text(request_language(request), key)
+    use_error_pages(app, error_page)

@@ -39,11 +39,11 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import or_, select
 from starlette.requests import HTTPConnection
 
+from webapp.audit.actor import Audit
 from webapp.db.models import ActorKind, Recipient
 from webapp.errors import RateLimitedError
 from webapp.security import token_hash
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit
 from webapp.settings import Settings
 
 log = logging.getLogger(__name__)

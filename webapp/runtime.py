@@ -17,11 +17,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine
 
-from jpkisim.pki_server import EXTRA_DIR
 from webapp.archive import renewal_task  # issue 12: timestamp renewal
 from webapp.audit.anchors import audit_anchoring
-from webapp.card_events_pg import PostgresCardEventHub
-from webapp.card_validation import (
+from webapp.card_signing import sessions as card_sessions
+from webapp.card_signing.hub_postgres import PostgresCardEventHub
+from webapp.card_signing.validation import (
     CardSignatureValidator,
     card_trust_anchors,
     revocation_checker_for,
@@ -45,7 +45,6 @@ from webapp.offload import set_pdf_concurrency, size_thread_pool
 from webapp.pdf import Sealer, SealKey, create_development_seal
 from webapp.pdf.dev_seal import publish_development_seal_crl
 from webapp.pdf.workers import PdfWorkers, SealerSpec, SealKeySource
-from webapp.services import card_sessions
 from webapp.services.completion_retry import completion_retry
 from webapp.services.context import ServiceContext
 from webapp.services.periodic import shared_round
@@ -130,6 +129,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings=settings, sessions=sessions, files=files, kek=kek,
             sealer=Sealer(seal_key.signer, tsa_url, trust_roots),
             card_validator=_card_validator(settings, card_anchors, dev_pki_url),
+            card_trust_anchors=tuple(card_anchors),
         )  # fmt: skip
         context.pdf = PdfWorkers(
             SealerSpec(seal_source, tsa_url, tuple(trust_roots)),
@@ -271,15 +271,18 @@ def _seal_key(
         assert settings.seal_key_file and settings.seal_cert_file  # noqa: S101 - validated
         source = SealKeySource(settings.seal_key_file, settings.seal_cert_file, chain)
         return source, _last_root(settings.seal_chain_files)
-    crl_url = None
+    crl_url: str | None = None
+    published_crl: Path | None = None
     if dev_pki_url:  # the development PKI serves the seal root's CRL for validators, at the
         # base URL its pki.json names (the same for every instance on this data directory)
         from jpkisim.pki_files import read_base_url  # noqa: PLC0415 - development only
+        from jpkisim.pki_server import EXTRA_DIR  # noqa: PLC0415
 
         crl_url = f"{read_base_url(data_dir / 'pki')}/{EXTRA_DIR}/{DEV_SEAL_CRL}"
+        published_crl = data_dir / "pki" / EXTRA_DIR / DEV_SEAL_CRL
     files = create_development_seal(data_dir / "seal", crl_url=crl_url)
-    if dev_pki_url:
-        publish_development_seal_crl(data_dir / "seal", data_dir / "pki" / EXTRA_DIR / DEV_SEAL_CRL)
+    if published_crl is not None:
+        publish_development_seal_crl(data_dir / "seal", published_crl)
     source = SealKeySource(files.seal_key, files.seal_cert, (files.root_cert,))
     return source, _pem_der(files.root_cert)
 

@@ -20,7 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jpkisim import pki_ca
+from jpkisim import pki_builder, pki_ca
+from jpkisim.pki_builder import utc_now
 from jpkisim.pki_files import (
     AUTH_ROOT,
     CERT_STEMS,
@@ -56,7 +57,6 @@ from jpkisim.pki_profile import (
     build_card_sign_cert,
     era_code,
     jpki_birth_string,
-    utc_now,
 )
 
 __all__ = [
@@ -208,12 +208,12 @@ class TestPki:
         """A new TSA key and certificate from the same TSA root; `lifetime` from now (a TSA
         whose certificate ends soon, for tests of timestamp renewal), else the usual years.
         A running `PkiServer` answers with the new one from its next request."""
-        key = pki_ca.new_rsa_key()
+        key = pki_builder.new_rsa_key()
         cert = pki_ca.build_tsa(
             key.public_key(), self.tsa_root_cert, self._keys[TSA_ROOT], lifetime
         )
         with locked(self.directory):
-            write_atomically(self.path(f"{TSA}.key"), pki_ca.key_to_pem(key), private=True)
+            write_atomically(self.path(f"{TSA}.key"), pki_builder.key_to_pem(key), private=True)
             write_atomically(self.path(f"{TSA}.crt"), cert.public_bytes(serialization.Encoding.PEM))
         self._certs[TSA], self._keys[TSA] = cert, key
         return cert
@@ -224,13 +224,11 @@ class TestPki:
         """New key pairs and certificates for one card (the demo person by default)."""
         identity = identity or CardIdentity()
         base_url = self.base_url
-        sign_key, auth_key = pki_ca.new_rsa_key(), pki_ca.new_rsa_key()
-        sign_cert = build_card_sign_cert(
-            identity, sign_key.public_key(), self.sign_root_cert, self._keys[SIGN_ROOT], base_url
-        )
-        auth_cert = build_card_auth_cert(
-            auth_key.public_key(), self.auth_root_cert, self._keys[AUTH_ROOT], base_url
-        )
+        sign_key, auth_key = pki_builder.new_rsa_key(), pki_builder.new_rsa_key()
+        sign_root = pki_builder.Authority(self._keys[SIGN_ROOT], self.sign_root_cert)
+        auth_root = pki_builder.Authority(self._keys[AUTH_ROOT], self.auth_root_cert)
+        sign_cert = build_card_sign_cert(identity, sign_key.public_key(), sign_root, base_url)
+        auth_cert = build_card_auth_cert(auth_key.public_key(), auth_root, base_url)
         with locked(self.directory):
             index = read_index(self.path(INDEX_JSON))
             issued: tuple[tuple[CardKind, x509.Certificate], ...] = (
@@ -249,10 +247,10 @@ class TestPki:
             write_index(self.path(INDEX_JSON), index)
         der = serialization.Encoding.DER
         return IssuedCard(
-            sign_key_pem=pki_ca.key_to_pem(sign_key),
+            sign_key_pem=pki_builder.key_to_pem(sign_key),
             sign_cert_der=sign_cert.public_bytes(der),
             sign_ca_der=self.sign_root_der,
-            auth_key_pem=pki_ca.key_to_pem(auth_key),
+            auth_key_pem=pki_builder.key_to_pem(auth_key),
             auth_cert_der=auth_cert.public_bytes(der),
             auth_ca_der=self.auth_root_der,
         )

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jpkisim import pki_ca
+from jpkisim import pki_builder, pki_ca
 from jpkisim.pki_index import PkiError, PkiIndex, write_atomically
 
 PKI_JSON, INDEX_JSON, SIGN_CRL = "pki.json", "index.json", "sign.crl"
@@ -70,7 +70,7 @@ def load_key(path: Path) -> rsa.RSAPrivateKey:
 
 def create_authorities(directory: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     """Write new keys and certificates of all authorities; returns the signing root and key."""
-    keys = {stem: pki_ca.new_rsa_key() for stem in CERT_STEMS}
+    keys = {stem: pki_builder.new_rsa_key() for stem in CERT_STEMS}
     sign_root = pki_ca.build_root(pki_ca.SIGN_ROOT_NAME, keys[SIGN_ROOT])
     tsa_root = pki_ca.build_root(pki_ca.TSA_ROOT_NAME, keys[TSA_ROOT])
     certs = {
@@ -81,7 +81,8 @@ def create_authorities(directory: Path) -> tuple[x509.Certificate, rsa.RSAPrivat
         TSA: pki_ca.build_tsa(keys[TSA].public_key(), tsa_root, keys[TSA_ROOT]),
     }
     for stem in CERT_STEMS:
-        write_atomically(directory / f"{stem}.key", pki_ca.key_to_pem(keys[stem]), private=True)
+        key_pem = pki_builder.key_to_pem(keys[stem])
+        write_atomically(directory / f"{stem}.key", key_pem, private=True)
         pem = certs[stem].public_bytes(serialization.Encoding.PEM)
         write_atomically(directory / f"{stem}.crt", pem)
     return sign_root, keys[SIGN_ROOT]
@@ -92,7 +93,7 @@ def write_crl(
 ) -> bytes:
     """Write the signing root's next CRL and advance `index`'s CRL number (lock held)."""
     revoked = [
-        pki_ca.RevokedEntry(
+        pki_builder.RevokedEntry(
             serial=r.serial,
             revoked_at=r.revoked_at,
             reason=None if r.reason in (None, "unspecified") else x509.ReasonFlags(r.reason),

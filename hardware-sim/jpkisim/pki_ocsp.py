@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from jpkisim.pki import TestPki
-from jpkisim.pki_profile import utc_now
+from jpkisim.pki_builder import utc_now
 
 RESPONSE_LIFETIME = datetime.timedelta(hours=1)
 

@@ -15,9 +15,17 @@ from dataclasses import dataclass
 
 from asn1crypto import core
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+from jpkisim.pki_builder import (
+    Authority,
+    crl_distribution_point,
+    issue,
+    key_usage,
+    utc_now,
+    years_later,
+)
 
 # Personal-data otherName types of the real JPKI signing certificate.
 JPKI_OTHERNAME_ARC = "1.2.392.200149.8.5.5"
@@ -49,7 +57,6 @@ _ERAS: tuple[tuple[datetime.date, int], ...] = (
 
 _PREFECTURE = re.compile(r"^(東京都|北海道|京都府|大阪府|.{2,3}?県)")
 CARD_VALIDITY_YEARS = 5
-_BACKDATE = datetime.timedelta(minutes=1)
 
 
 def era_code(date: datetime.date) -> int:
@@ -106,60 +113,8 @@ def jpki_subject_alt_name(identity: CardIdentity) -> x509.SubjectAlternativeName
     )
 
 
-def utc_now() -> datetime.datetime:
-    """Now in UTC, to the second (certificate times carry no fractions)."""
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-
-
-def years_later(moment: datetime.datetime, years: int) -> datetime.datetime:
-    """The same calendar moment `years` later (29 February becomes 28 February)."""
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:
-        return moment.replace(year=moment.year + years, day=28)
-
-
-def authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    """The authorityKeyIdentifier pointing at `issuer`'s subjectKeyIdentifier."""
-    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-
-
 def _random_card_id() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(20))
-
-
-def _card_builder(
-    subject: x509.Name,
-    public_key: rsa.RSAPublicKey,
-    issuer: x509.Certificate,
-    now: datetime.datetime,
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(years_later(now, CARD_VALIDITY_YEARS))
-        .add_extension(authority_key_id(issuer), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    )
-
-
-def _key_usage(*, digital_signature: bool, non_repudiation: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=non_repudiation,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def _policies(oid: x509.ObjectIdentifier) -> x509.CertificatePolicies:
@@ -167,86 +122,70 @@ def _policies(oid: x509.ObjectIdentifier) -> x509.CertificatePolicies:
     return x509.CertificatePolicies([x509.PolicyInformation(oid, [notice])])
 
 
-def build_card_sign_cert(
-    identity: CardIdentity,
+def _access(base_url: str, *, ocsp: bool, root_file: str) -> x509.AuthorityInformationAccess:
+    """authorityInfoAccess: the OCSP responder (when `ocsp`) and where the root is."""
+    descriptions = [
+        x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS,
+            x509.UniformResourceIdentifier(f"{base_url}/certs/{root_file}"),
+        )
+    ]
+    if ocsp:
+        responder = x509.UniformResourceIdentifier(f"{base_url}/ocsp")
+        descriptions.insert(
+            0, x509.AccessDescription(AuthorityInformationAccessOID.OCSP, responder)
+        )
+    return x509.AuthorityInformationAccess(descriptions)
+
+
+def _card_cert(
+    subject: list[x509.NameAttribute[str]],
     public_key: rsa.RSAPublicKey,
-    issuer: x509.Certificate,
-    issuer_key: rsa.RSAPrivateKey,
-    base_url: str,
+    issuer: Authority,
+    usage: x509.KeyUsage,
+    extensions: list[tuple[x509.ExtensionType, bool]],
+    extended_usage: tuple[x509.ObjectIdentifier, ...] = (),
+) -> x509.Certificate:
+    """A card certificate: C=JP, the given attributes, a random 20-digit card id as CN;
+    valid for `CARD_VALIDITY_YEARS`; no basicConstraints, as on a real card."""
+    card_id = x509.NameAttribute(NameOID.COMMON_NAME, _random_card_id())
+    return issue(
+        x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), *subject, card_id]),
+        public_key, issuer, not_after=years_later(utc_now(), CARD_VALIDITY_YEARS),
+        ca=None, usage=usage, extended_usage=extended_usage, extensions=extensions,
+    )  # fmt: skip
+
+
+def build_card_sign_cert(
+    identity: CardIdentity, public_key: rsa.RSAPublicKey, issuer: Authority, base_url: str
 ) -> x509.Certificate:
     """A signing certificate (署名用電子証明書) with the real JPKI profile."""
-    subject = x509.Name(
+    return _card_cert(
+        [x509.NameAttribute(NameOID.LOCALITY_NAME, identity.prefecture)],
+        public_key,
+        issuer,
+        key_usage(digital_signature=True, non_repudiation=True),
         [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.LOCALITY_NAME, identity.prefecture),
-            x509.NameAttribute(NameOID.COMMON_NAME, _random_card_id()),
-        ]
+            (_policies(TEST_POLICY_CARD_SIGN), False),
+            (jpki_subject_alt_name(identity), False),
+            (_access(base_url, ocsp=True, root_file="sign-root.crt"), False),
+            (crl_distribution_point(f"{base_url}/crl/sign.crl"), False),
+        ],
     )
-    builder = (
-        _card_builder(subject, public_key, issuer, utc_now())
-        .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
-        .add_extension(_policies(TEST_POLICY_CARD_SIGN), critical=False)
-        .add_extension(jpki_subject_alt_name(identity), critical=False)
-        .add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.OCSP,
-                        x509.UniformResourceIdentifier(f"{base_url}/ocsp"),
-                    ),
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(f"{base_url}/certs/sign-root.crt"),
-                    ),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        [x509.UniformResourceIdentifier(f"{base_url}/crl/sign.crl")],
-                        None,
-                        None,
-                        None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    )
-    return builder.sign(issuer_key, hashes.SHA256())
 
 
 def build_card_auth_cert(
-    public_key: rsa.RSAPublicKey,
-    issuer: x509.Certificate,
-    issuer_key: rsa.RSAPrivateKey,
-    base_url: str,
+    public_key: rsa.RSAPublicKey, issuer: Authority, base_url: str
 ) -> x509.Certificate:
     """An authentication certificate (利用者証明用電子証明書): no personal data at all."""
-    subject = x509.Name(
+    return _card_cert(
+        [],
+        public_key,
+        issuer,
+        key_usage(digital_signature=True),
         [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.COMMON_NAME, _random_card_id()),
-        ]
+            (_policies(TEST_POLICY_CARD_AUTH), False),
+            (_access(base_url, ocsp=False, root_file="auth-root.crt"), False),
+        ],
+        extended_usage=(ExtendedKeyUsageOID.CLIENT_AUTH,),
     )
-    builder = (
-        _card_builder(subject, public_key, issuer, utc_now())
-        .add_extension(_key_usage(digital_signature=True, non_repudiation=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(_policies(TEST_POLICY_CARD_AUTH), critical=False)
-        .add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(f"{base_url}/certs/auth-root.crt"),
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    )
-    return builder.sign(issuer_key, hashes.SHA256())

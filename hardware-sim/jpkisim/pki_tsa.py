@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from jpkisim.pki import TestPki
-from jpkisim.pki_profile import TEST_POLICY_TSA, utc_now
+from jpkisim.pki_builder import utc_now
+from jpkisim.pki_profile import TEST_POLICY_TSA
 
 # Imprint algorithms we time-stamp, with their digest lengths; anything else is badAlg.
 ACCEPTED_IMPRINTS = {"sha256": 32, "sha384": 48, "sha512": 64}

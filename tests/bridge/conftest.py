@@ -23,8 +23,9 @@ from tests.bridge.server import LoopbackServer, Script
 
 WRONG_PASSWORD = "WRONG999"
 FAST = Timeouts(
-    open=5.0, send=5.0, reply=10.0, result=20.0, close=2.0, backoff_first=0.05, backoff_max=0.2
-)
+    open=5.0, send=5.0, reply=10.0, result=20.0, digest=10.0, close=2.0, backoff_first=0.05,
+    backoff_max=0.2,
+)  # fmt: skip
 SESSION_TIMEOUT = 60.0
 
 
@@ -69,13 +70,15 @@ def run_session(test_pki: TestPki, caplog: pytest.LogCaptureFixture) -> Iterator
         order: Order = Order.PASSWORD_FIRST,
         allow_last_try: bool = False,
         card_wait: float = 20.0,
+        timeouts: Timeouts = FAST,
     ) -> Run:
         passwords = list(user.passwords)
 
         async def scenario() -> Run:
             async with LoopbackServer(test_pki.sign_root_der, script) as server:
                 options = SessionOptions(
-                    order=order, allow_last_try=allow_last_try, card_wait=card_wait, timeouts=FAST
+                    order=order, allow_last_try=allow_last_try, card_wait=card_wait,
+                    timeouts=timeouts,
                 )
                 url = bridge_target(server.url).websocket_url
                 session = BridgeSession(url, provider, user, options)

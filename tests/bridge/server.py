@@ -1,4 +1,8 @@
-"""A loopback server for the bridge tests: the server side of protocol v1, scripted per test.
+"""A loopback server for the bridge tests: the server side of protocol v1 and v2, scripted.
+
+It speaks the lower of the bridge's `protocol_version` and `Script.version`; in v2 it
+answers the bridge's `certificate` with `sign_digest` (the script's digest) and checks
+that the CMS was made with the announced certificate.
 
 It checks a signature as the real server will (exact signed attributes, message digest
 and signature through `verify_signed_data`, chain to the test root, validity and
@@ -43,6 +47,14 @@ class Script:
     opening_frames: list[str] | None = None
     """Raw frames to send instead of claim and sign_request."""
     hold_request: asyncio.Event | None = None
+    version: int = 2
+    """The highest protocol version the server speaks."""
+    refuse_certificate: tuple[str, str] | None = None
+    """v2: answer the certificate with this rejection (reason, message) instead of a digest."""
+    certificate_answer: str | None = None
+    """v2: a raw frame to send instead of `sign_digest`."""
+    silent_on_certificate: bool = False
+    """v2: never answer the certificate (the bridge must give up in time)."""
 
 
 def check_cms(cms_der: bytes, digest: bytes, root_der: bytes) -> str | None:
@@ -81,6 +93,10 @@ class LoopbackServer:
         self.finished = asyncio.Event()
         self.verdict: protocol.Result | None = None
         self.accepted_cms: bytes | None = None
+        self.version = 1
+        """The version agreed at the claim."""
+        self.announced: bytes | None = None
+        """v2: the certificate (DER) the bridge announced."""
         self._dropped: set[str] = set()
         self._server: Server | None = None
         self._held: asyncio.Task[None] | None = None
@@ -112,6 +128,9 @@ class LoopbackServer:
     async def _send(self, ws: ServerConnection, frame: str) -> None:
         self.frames.append(("server", frame))
         await ws.send(frame)
+
+    async def _say(self, ws: ServerConnection, message: protocol.Message) -> None:
+        await self._send(ws, message.in_version(self.version).to_json())
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
@@ -156,6 +175,7 @@ class LoopbackServer:
                 error = protocol.Error(code="already_claimed", message="claimed already")
                 await self._send(ws, error.to_json())
                 return False
+            self.version = min(message.protocol_version, self.script.version)
             return await self._open(ws)
         if isinstance(message, protocol.ClaimResume):
             self.resumed_with.append(message.claim_key)
@@ -163,12 +183,16 @@ class LoopbackServer:
                 error = protocol.Error(code="invalid_claim_key", message="wrong claim key")
                 await self._send(ws, error.to_json())
                 return False
-            await self._send(ws, self._claim().to_json())
+            await self._say(ws, self._claim())
             if self.verdict is not None:
-                await self._send(ws, self.verdict.to_json())
+                await self._say(ws, self.verdict)
             else:
-                await self._send(ws, self._request().to_json())
+                await self._say(ws, self._request())
+                if self.announced is not None:
+                    await self._say(ws, self._sign_digest(self.announced))
             return True
+        if isinstance(message, protocol.Certificate):
+            return await self._certificate(ws, message)
         if isinstance(message, protocol.Progress):
             return await self._progress(ws, message.stage)
         if isinstance(message, protocol.Signature):
@@ -188,10 +212,10 @@ class LoopbackServer:
             for frame in self.script.opening_frames:
                 await self._send(ws, frame)
             return True
-        await self._send(ws, self._claim().to_json())
+        await self._say(ws, self._claim())
         self.claimed.set()
         if self.script.hold_request is None:
-            await self._send(ws, self._request().to_json())
+            await self._say(ws, self._request())
         else:  # keep reading the bridge's frames meanwhile
             self._held = asyncio.create_task(
                 self._request_when_released(ws, self.script.hold_request)
@@ -201,16 +225,38 @@ class LoopbackServer:
     async def _request_when_released(self, ws: ServerConnection, release: asyncio.Event) -> None:
         await release.wait()
         with contextlib.suppress(ConnectionClosed):
-            await self._send(ws, self._request().to_json())
+            await self._say(ws, self._request())
+
+    async def _certificate(self, ws: ServerConnection, message: protocol.Certificate) -> bool:
+        der = base64.b64decode(message.certificate, validate=True)
+        if self.script.silent_on_certificate:
+            return True
+        if self.script.certificate_answer is not None:
+            await self._send(ws, self.script.certificate_answer)
+            return True
+        if self.script.refuse_certificate is not None:
+            reason, detail = self.script.refuse_certificate
+            self.verdict = protocol.Result(outcome="rejected", reason=reason, message=detail)
+            await self._say(ws, self.verdict)
+            self.finished.set()
+            return False
+        self.announced = der
+        await self._say(ws, self._sign_digest(der))
+        return True
+
+    def _sign_digest(self, der: bytes) -> protocol.SignDigest:
+        return protocol.SignDigest(
+            certificate_sha256=hashlib.sha256(der).hexdigest(), digest=self.script.digest.hex()
+        )
 
     async def _progress(self, ws: ServerConnection, stage: Stage) -> bool:
         if stage == self.script.expire_on_stage:
-            await self._send(ws, protocol.Expired(message="too late").to_json())
+            await self._say(ws, protocol.Expired(message="too late"))
             self.finished.set()
             return False
         if stage == self.script.cancel_on_stage:
             cancelled = protocol.Cancelled(reason="sender_cancelled", message="sender withdrew")
-            await self._send(ws, cancelled.to_json())
+            await self._say(ws, cancelled)
             self.finished.set()
             return False
         return True
@@ -219,7 +265,7 @@ class LoopbackServer:
         if self.verdict is None:
             self._decide(signature)
         assert self.verdict is not None
-        await self._send(ws, self.verdict.to_json())
+        await self._say(ws, self.verdict)
         self.finished.set()
 
     def _decide(self, signature: protocol.Signature) -> None:
@@ -227,6 +273,11 @@ class LoopbackServer:
         reason = check_cms(cms, self.script.digest, self.root_der)
         if signature.digest != self.script.digest.hex():
             reason = "digest_mismatch"
+        elif self.version >= 2 and (
+            self.announced is None
+            or verify_signed_data(cms, self.script.digest).signer_certificate != self.announced
+        ):
+            reason = "certificate_mismatch"
         if reason is None and self.script.reject is not None:
             reason = self.script.reject[0]
         if reason is None:
@@ -245,10 +296,12 @@ class LoopbackServer:
         return protocol.Claim(claim_key=self.claim_key, expires_at=self._expires_at())
 
     def _request(self) -> protocol.SignRequest:
+        v2 = self.version >= 2
         return protocol.SignRequest(
+            version=2 if v2 else 1,
             document_title="業務委託契約書 (test)",
             sender="株式会社テスト",
             expected_signer_name="テスト 太郎",
-            digest=self.script.digest.hex(),
+            digest=None if v2 else self.script.digest.hex(),
             expires_at=self._expires_at(),
         )

@@ -1,4 +1,4 @@
-"""Wire protocol v1: every message round-trips, bad frames get the right protocol error code."""
+"""Wire protocol v1 and v2: every message round-trips, bad frames get the right error code."""
 
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ EXAMPLES: list[protocol._Message] = [
     protocol.Cancelled(reason="user_cancelled"),
     protocol.Error(code="unknown_type", message="what is this"),
 ]
+V2_EXAMPLES: list[protocol._Message] = [
+    protocol.Certificate(certificate="MIIB"),
+    protocol.SignDigest(certificate_sha256="ef" * 32, digest="cd" * 32),
+    protocol.SignRequest(
+        version=2,
+        document_title="契約書",
+        sender="送信者",
+        expected_signer_name="署名 者",
+        expires_at=NOW,
+    ),
+    protocol.Progress(version=2, stage=protocol.Stage.READING_CERTIFICATE),
+    protocol.Claim(version=2, claim_key=KEY, expires_at=NOW),
+]
 
 
 @pytest.mark.parametrize("message", EXAMPLES, ids=lambda m: m.type)
@@ -43,8 +56,43 @@ def test_every_message_round_trips(message: protocol._Message) -> None:
     assert parse_message(frame) == message
 
 
+@pytest.mark.parametrize("message", V2_EXAMPLES, ids=lambda m: m.type)
+def test_every_v2_message_round_trips(message: protocol._Message) -> None:
+    frame = message.to_json()
+    obj = json.loads(frame)
+    assert list(obj)[:2] == ["type", "version"] and obj["version"] == 2
+    assert parse_message(frame) == message
+
+
+def test_a_v2_sign_request_has_no_digest_and_a_v1_one_must() -> None:
+    assert "digest" not in json.loads(V2_EXAMPLES[2].to_json())
+    v1 = json.loads(EXAMPLES[6].to_json())
+    del v1["digest"]
+    with pytest.raises(ProtocolError) as raised:
+        parse_message(json.dumps(v1))
+    assert raised.value.code == "invalid_message"
+    v2 = {**json.loads(EXAMPLES[6].to_json()), "version": 2}
+    with pytest.raises(ProtocolError) as raised:
+        parse_message(json.dumps(v2))
+    assert raised.value.code == "invalid_message"
+
+
+def test_a_hello_without_protocol_version_means_v1() -> None:
+    hello = json.loads(EXAMPLES[0].to_json())
+    del hello["protocol_version"]
+    parsed = parse_message(json.dumps(hello))
+    assert isinstance(parsed, protocol.Hello) and parsed.protocol_version == 1
+
+
+def test_a_message_is_sent_in_the_connection_version() -> None:
+    progress = protocol.Progress(stage=protocol.Stage.SIGNING)
+    assert json.loads(progress.in_version(2).to_json())["version"] == 2
+    assert progress.in_version(1) is progress
+
+
 def test_every_type_has_an_example() -> None:
-    assert {message.type for message in EXAMPLES} == set(protocol.MESSAGE_TYPES)
+    shown = {message.type for message in EXAMPLES + V2_EXAMPLES}
+    assert shown == set(protocol.MESSAGE_TYPES)
     assert set(protocol.MESSAGE_TYPES) == protocol.BRIDGE_TYPES | protocol.SERVER_TYPES
 
 
@@ -62,7 +110,20 @@ def test_datetimes_are_utc_iso() -> None:
         ('{"version": 1}', "unknown_type"),
         ('{"type": "hello!", "version": 1}', "unknown_type"),
         ('{"type": "expired"}', "unsupported_version"),
-        ('{"type": "expired", "version": 2}', "unsupported_version"),
+        ('{"type": "expired", "version": 3}', "unsupported_version"),
+        ('{"type": "expired", "version": 0}', "unsupported_version"),
+        ('{"type": "certificate", "version": 1, "certificate": "MIIB"}', "unknown_type"),
+        ('{"type": "sign_digest", "version": 1, "digest": "x"}', "unknown_type"),
+        ('{"type": "certificate", "version": 2, "certificate": "not base64!"}', "invalid_message"),
+        (
+            '{"type": "certificate", "version": 2, "certificate": "' + "A" * 20000 + '"}',
+            "invalid_message",
+        ),
+        ('{"type": "certificate", "version": 2}', "invalid_message"),
+        (
+            '{"type": "sign_digest", "version": 2, "certificate_sha256": "ab", "digest": "cd"}',
+            "invalid_message",
+        ),
         ('{"type": "expired", "version": "1"}', "unsupported_version"),
         ('{"type": "expired", "version": true}', "unsupported_version"),
         ('{"type": "expired", "version": 1, "extra": 1}', "invalid_message"),

@@ -31,22 +31,33 @@ def verifies_with_data(provider: SimulatorCardProvider) -> int:
     )
 
 
+@pytest.mark.parametrize("version", [2, 1], ids=["v2", "v1-server"])
 @pytest.mark.parametrize("order", list(Order))
 def test_signs_in_either_order(
-    run_session: RunSession, sim_provider: SimulatorCardProvider, order: Order
+    run_session: RunSession, sim_provider: SimulatorCardProvider, order: Order, version: int
 ) -> None:
     user = ScriptedUser([SIGNING_PASSWORD.lower()])
-    run = run_session(sim_provider, user, order=order)
+    run = run_session(sim_provider, user, Script(version=version), order=order)
     assert run.error is None and run.signed is not None
     assert run.server.verdict == protocol.Result(outcome="accepted")
-    assert run.server.of_type(protocol.Hello)[0].order is order
+    hello = run.server.of_type(protocol.Hello)[0]
+    assert hello.order is order and hello.version == 1 and hello.protocol_version == 2
+    assert {message.version for message in run.server.received[1:]} == {version}
     first = [Stage.WAITING_FOR_PASSWORD, Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT]
     if order is Order.CARD_FIRST:
         first = [Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT, Stage.WAITING_FOR_PASSWORD]
     assert run.server.stages() == first + BURST
     assert user.stages == first + BURST
     assert user.asked == ([None] if order is Order.PASSWORD_FIRST else [5])
-    assert user.requests[0].digest == run.server.script.digest.hex()
+    certificates = run.server.of_type(protocol.Certificate)
+    if version == 2:  # the certificate, then the digest, the card held all along
+        assert user.requests[0].digest is None
+        assert [base64.b64decode(c.certificate) for c in certificates] == [run.signed.certificate]
+        assert verifies_with_data(sim_provider) == 1, "one burst: VERIFY, certificate, sign"
+    else:  # an older server: the digest came with the request
+        assert user.requests[0].digest == run.server.script.digest.hex()
+        assert certificates == []
+    assert run.server.of_type(protocol.Signature)[0].digest == run.server.script.digest.hex()
     assert sim_provider.card.signature_count == 1
     timing = run.signed.timing
     assert timing.request_to_signature is not None and timing.request_to_signature > 0
@@ -242,7 +253,7 @@ def test_rejection_is_reported_with_its_reason(
     ("frame", "code"),
     [
         ('{"type": "surprise", "version": 1}', "unknown_type"),
-        ('{"type": "claim", "version": 2, "claim_key": "x"}', "unsupported_version"),
+        ('{"type": "claim", "version": 3, "claim_key": "x"}', "unsupported_version"),
         ("not json", "malformed_json"),
         ('{"type": "claim", "version": 1, "claim_key": "short"}', "invalid_message"),
         ('{"type": "progress", "version": 1, "stage": "signing"}', "unexpected_message"),

@@ -1,24 +1,25 @@
 """Fixtures for the card layer: software signing tokens and JPKI-profile certificates.
 
 Two sources: the project's test PKI (`jpkisim.pki`) for a card as the simulator issues
-it, and a small builder here for certificates with any SAN entries (edge cases).
+it, and certificates with any SAN entries (edge cases) made here with the project's one
+certificate builder (`jpkisim.pki_builder`).
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 from cryptography.x509.oid import NameOID
 
 from card.trust import jpki_signing_roots
+from jpkisim import pki_builder
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
+from jpkisim.pki_builder import utc_now
 from tests.software_token import SoftwareToken
 
 PERSONAL_DATA = "1.2.392.200149.8.5.5"
@@ -73,58 +74,20 @@ def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
 
 
-@dataclass(frozen=True)
-class TestCa:
+class TestCa(pki_builder.Authority):
     """A self-signed root: its key and certificate."""
 
     __test__ = False
 
-    key: rsa.RSAPrivateKey
-    certificate: x509.Certificate
-
-    @property
-    def der(self) -> bytes:
-        return der(self.certificate)
-
-    @property
-    def pem(self) -> bytes:
-        return self.certificate.public_bytes(Encoding.PEM)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-
 
 def make_root(name: x509.Name, key: rsa.RSAPrivateKey) -> TestCa:
     """A CA root valid from a day ago for ten years."""
-    now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return TestCa(key, cert)
+    now = utc_now()
+    root = pki_builder.make_ca(
+        name, key, not_before=now - datetime.timedelta(days=1),
+        not_after=now + datetime.timedelta(days=3650),
+    )  # fmt: skip
+    return TestCa(key, root.certificate)
 
 
 def make_card_certificate(
@@ -138,51 +101,33 @@ def make_card_certificate(
     serial: int = 0x1234ABCD,
 ) -> bytes:
     """A card signing certificate (DER) in the JPKI profile; `entries` are SAN otherNames."""
-    now = _now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                    x509.NameAttribute(NameOID.LOCALITY_NAME, "Tokyo"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, "test card 0001"),
-                ]
-            )
-        )
-        .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
-    )
-    if key_usage:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=digital_signature,
-                content_commitment=non_repudiation,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+    now = utc_now()
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (pki_builder.authority_key_id(ca.certificate), False)  # and no subjectKeyIdentifier
+    ]
     if entries:
         names = [x509.OtherName(x509.ObjectIdentifier(oid), value) for oid, value in entries]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return der(builder.sign(ca.key, hashes.SHA256()))
+        extensions.append((x509.SubjectAlternativeName(names), False))
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.LOCALITY_NAME, "Tokyo"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "test card 0001"),
+        ]
+    )
+    usage = pki_builder.key_usage(
+        digital_signature=digital_signature, non_repudiation=non_repudiation
+    )
+    cert = pki_builder.issue(
+        subject, key.public_key(), ca, serial=serial,
+        not_before=now - datetime.timedelta(hours=1), not_after=now + datetime.timedelta(days=365),
+        ca=None, usage=usage if key_usage else None, extensions=extensions, key_ids=False,
+    )  # fmt: skip
+    return der(cert)
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return pki_builder.new_rsa_key()
 
 
 @pytest.fixture(scope="session")

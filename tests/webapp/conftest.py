@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import io
 import re
+import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfWriter
 from sqlalchemy import select
 
+from jpkisim.pki import TestPki
 from webapp.app import create_app
 from webapp.db.models import OutgoingMail, User
 from webapp.pdf import TimestampUnavailable
@@ -71,6 +74,34 @@ class Service:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(environment="development", data_dir=tmp_path / "var")
+
+
+@pytest.fixture(scope="session")
+def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A development data directory made once per run, to be copied, never used itself
+    (`prepared_settings`): the development PKI, the seal, a migrated database and the
+    development secrets, which take seconds to make for every test.
+
+    The PKI names a free port of its own rather than the default one, so that the services
+    of the copies (one test at a time) do not meet another run's development PKI there.
+    """
+    template = tmp_path_factory.mktemp("prepared") / "var"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    TestPki.init(template / "pki", base_url=f"http://127.0.0.1:{port}")
+    settings = load_settings(environment="development", data_dir=template)
+    with TestClient(create_app(settings)):
+        pass  # starting makes the seal, the database and the secrets, and serves the PKI
+    return template
+
+
+@pytest.fixture
+def prepared_settings(prepared_data_dir: Path, tmp_path: Path) -> Settings:
+    """Development settings on this test's own copy of `prepared_data_dir`."""
+    data_dir = tmp_path / "var"
+    shutil.copytree(prepared_data_dir, data_dir)
+    return load_settings(environment="development", data_dir=data_dir)
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from asn1crypto import x509
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko_certvalidator.authority import AuthorityWithCert
 
 from jpkisim.pki import IssuedCard, TestPki
 from jpkisim.pki_server import PkiServer
-from webapp.card_validation import OcspRevocationChecker
+from webapp.card_signing.validation import OcspRevocationChecker
 from webapp.http_client import PooledFetcherBackend, close_shared_client, shared_client
 from webapp.pdf.frozen_asn1 import KeepingTimeStamper
 
@@ -78,11 +80,15 @@ def test_ocsp_checks_share_one_connection(
     server: PkiServer, test_pki: TestPki, issued_card: IssuedCard
 ) -> None:
     checker = OcspRevocationChecker(f"{server.url}/ocsp")
-    issuer = test_pki.sign_root_cert
+    card = x509.Certificate.load(issued_card.sign_cert_der)
+    issuer = AuthorityWithCert(x509.Certificate.load(test_pki.sign_root_der))
     now = datetime.datetime.now(datetime.UTC)
-    for _ in range(10):
-        evidence = asyncio.run(checker.check(issued_card.sign_cert, issuer, now))
-        assert evidence.status == "good"
+    for _ in range(10):  # a fetcher per validation, as the card check makes them
+        answer = asyncio.run(checker.fetcher(now).fetch(card, issuer))
+        assert (
+            answer.basic_ocsp_response["tbs_response_data"]["responses"][0]["cert_status"].name
+            == "good"
+        )
     assert server.connections_accepted == 1
 
 

@@ -4,7 +4,9 @@ Renewal is PAdES's archive timestamp chain (ETSI EN 319 142-1, B-LTA): the valid
 of the newest document timestamp (its TSA's certificates and revocation answers) goes
 into the DSS, and a new document timestamp covers all of it, so the document stays
 verifiable after the older TSA certificate has ended or its algorithms have grown weak.
-pyHanko's `PdfTimeStamper.async_update_archival_timestamp_chain` does exactly this.
+pyHanko's `PdfTimeStamper.async_update_archival_timestamp_chain` does exactly this. The
+OCSP, CRL and issuer fetches go through the process's one HTTP client
+(`webapp.http_client`), like the TSA request itself (the sealer's `PooledTimeStamper`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import aiohttp
 from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
+from webapp.http_client import PooledFetcherBackend
 from webapp.pdf.errors import TimestampUnavailable
 from webapp.pdf.worker import check_empty, guarded, in_worker
 
@@ -83,19 +84,17 @@ async def _renew(
     shutil.copyfileobj(source, output, IO_CHUNK)
     output.seek(0)
     reader = PdfFileReader(output, strict=False)
-    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        context = ValidationContext(
-            trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="hard-fail",
-            fetcher_backend=AIOHttpFetcherBackend(session),
-        )  # fmt: skip
-        stamper = PdfTimeStamper(timestamper, field_name=field_name)
-        try:
-            await stamper.async_update_archival_timestamp_chain(
-                reader, context, in_place=True, chunk_size=IO_CHUNK, embed_roots=True
-            )
-        except TimestampRequestError as exc:
-            raise TimestampUnavailable(str(exc)) from exc
+    context = ValidationContext(
+        trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="hard-fail",
+        fetcher_backend=PooledFetcherBackend(FETCH_TIMEOUT_SECONDS),
+    )  # fmt: skip
+    stamper = PdfTimeStamper(timestamper, field_name=field_name)
+    try:
+        await stamper.async_update_archival_timestamp_chain(
+            reader, context, in_place=True, chunk_size=IO_CHUNK, embed_roots=True
+        )
+    except TimestampRequestError as exc:
+        raise TimestampUnavailable(str(exc)) from exc
 
 
 async def renew_archive_timestamp(

@@ -25,13 +25,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from webapp.archive.pdf import NewestTimestamp, newest_timestamp, renew_archive_timestamp
+from webapp.audit.actor import Audit
 from webapp.db.models import ActorKind, ArchiveState, Document, DocumentStatus, RevisionKind
 from webapp.errors import DomainError
 from webapp.offload import off_loop
 from webapp.pdf import Sealer
 from webapp.services import revisions
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW_DAYS = 365

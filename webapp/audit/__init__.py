@@ -171,6 +171,18 @@ def append_event(
     return event
 
 
+def stored_origin(ip: str | None, user_agent: str | None) -> tuple[str | None, str | None]:
+    """An address and a user agent as an event stores them (normalised, cut to length)."""
+    agent = user_agent[:USER_AGENT_MAX_LENGTH] if user_agent is not None else None
+    return _normalize_ip(ip), agent
+
+
+def lock_chain(session: Session) -> None:
+    """Take the lock that serialises appends now, until the transaction ends: for a caller
+    that must see every committed event before it decides to append one."""
+    _lock_chain(session)
+
+
 def chain_head(session: Session) -> ChainHead | None:
     """The newest entry's seq and hash, None while the log is empty."""
     row = session.execute(

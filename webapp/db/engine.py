@@ -34,8 +34,9 @@ SQLITE_WRITE_WAIT_SECONDS = 10.0
 """How long a write transaction waits for its turn in this process before giving up (503)."""
 _DEFERRED_OPTION = "mynasign_sqlite_deferred"
 _GATE_HELD = "mynasign_sqlite_write_gate_held"
+_QUERY_ONLY = "mynasign_sqlite_query_only"
 SQLITE_DEFERRED = {_DEFERRED_OPTION: True}
-"""Execution options for read-only SQLite work: a plain (deferred) `BEGIN`."""
+"""Execution options for read-only SQLite work: a plain (deferred) `BEGIN`, writes refused."""
 
 
 class UnsupportedDatabaseError(ValueError):
@@ -143,7 +144,11 @@ def _sqlite_engine(url: URL, *, echo: bool, write_wait_seconds: float) -> Engine
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_DEFERRED_OPTION, False):
+        read_only = connection.get_execution_options().get(_DEFERRED_OPTION, False)
+        if connection.info.get(_QUERY_ONLY, False) != read_only:  # a write here would skip
+            connection.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")  # the gate
+            connection.info[_QUERY_ONLY] = read_only
+        if read_only:
             connection.exec_driver_sql("BEGIN")
             return
         info = connection.info

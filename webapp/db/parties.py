@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db.base import (
@@ -115,7 +126,15 @@ class CardSession(Base):
     """
 
     __tablename__ = "card_sessions"
-    __table_args__ = (Index("ix_card_sessions_state_expires_at", "state", "expires_at"),)
+    __table_args__ = (
+        Index("ix_card_sessions_state_expires_at", "state", "expires_at"),
+        Index(  # the expiry round's clean-up reads only rows that still have a blob (0007)
+            "ix_card_sessions_with_prepared_blob",
+            "state",
+            postgresql_where=text("prepared_blob_name IS NOT NULL"),
+            sqlite_where=text("prepared_blob_name IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = id_column()
     recipient_id: Mapped[str] = mapped_column(

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from webapp.offload import in_private_loop, run_pdf_step
-from webapp.pdf.card_signature import (
+from webapp.card_signing.embedding import (
     PreparedCardSignature,
     embed_card_signature,
     prepare_card_signature,
 )
+from webapp.offload import in_private_loop, run_pdf_step
 from webapp.pdf.seal import Sealer
 from webapp.pdf.seal_keys import SealKey, seal_signer_from_files, seal_signer_from_pkcs11
 from webapp.pdf.stamp import stamp_document_id

@@ -11,10 +11,22 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from webapp.api_models import (
+    SENDER_ERRORS,
+    Created,
+    DocumentDetail,
+    DocumentList,
+    DocumentView,
+    EventView,
+    RecipientView,
+    SentDocument,
+    SigningLink,
+    error_responses,
+)
 from webapp.audit import events_for_document
 from webapp.audit.access import record_download
-from webapp.db.models import Document, DocumentStatus, Recipient
-from webapp.deps import ApiSender, Context, Db, SenderAudit
+from webapp.db.models import Document, DocumentStatus, RecipientStatus
+from webapp.deps import ApiReader, ApiSender, Context, Db, ReadDb, SenderAudit
 from webapp.search import DocumentSearch, csv_filename, search_documents
 from webapp.search.export import CSV_MEDIA_TYPE, JST, write_csv
 from webapp.services import documents as service
@@ -22,13 +34,15 @@ from webapp.services import recipients as party_access
 from webapp.services import revisions
 from webapp.text_input import AccessCodeText, MultiLineText, SearchText, SingleLineText
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents (senders)"])
+router = APIRouter(
+    prefix="/api/v1/documents", tags=["documents (senders)"],
+    responses=error_responses(*SENDER_ERRORS),
+)  # fmt: skip
 UPLOAD_CHUNK = 1024 * 1024
 MAX_LIST_OFFSET = 1_000_000_000  # issue 10: an offset past 2**63 reached the database
-
-
-class Created(BaseModel):
-    id: str
+PDF_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "the PDF"}
+}
 
 
 class RecipientIn(BaseModel):
@@ -38,47 +52,7 @@ class RecipientIn(BaseModel):
     require_mynumber_card: bool = False
 
 
-def recipient_view(recipient: Recipient) -> dict[str, Any]:
-    return {
-        "id": recipient.id,
-        "position": recipient.position,
-        "name": recipient.name,
-        "email": recipient.email,
-        "status": recipient.status.value,
-        "require_mynumber_card": recipient.require_card,
-        "access_code": recipient.access_code_hash is not None,
-        "notified_at": recipient.notified_at,
-        "opened_at": recipient.opened_at,
-        "agreed_at": recipient.agreed_at,
-        "rejected_at": recipient.rejected_at,
-        "reject_reason": recipient.reject_reason,
-        "forwarded_to": recipient.forwarded_to_id,
-        "forwarded_from": recipient.forwarded_from_id,
-        "card_signer_name": recipient.card_signer_name,
-        "card_signer_name_differs": recipient.signer_name_mismatch,
-        "is_sender": recipient.is_sender,
-    }
-
-
-def document_view(document: Document) -> dict[str, Any]:
-    return {
-        "id": document.id,
-        "title": document.title,
-        "message": document.message,
-        "status": document.status.value,
-        "amount": str(document.amount) if document.amount is not None else None,
-        "counterparty": document.counterparty,
-        "transaction_date": document.transaction_date,
-        "created_at": document.created_at,
-        "sent_at": document.sent_at,
-        "completed_at": document.completed_at,
-        "expires_at": document.expires_at,
-        "revision": document.current_revision,
-        "attach_pdf_to_completion_mail": document.attach_pdf_to_completion_mail,
-    }
-
-
-@router.post("", status_code=201, response_model=Created)
+@router.post("", status_code=201, response_model=Created, responses=error_responses(400))
 def upload_document(
     context: Context,
     db: Db,
@@ -104,7 +78,10 @@ def upload_document(
     return Created(id=document.id)
 
 
-@router.post("/{document_id}/recipients", status_code=201, response_model=Created)
+@router.post(
+    "/{document_id}/recipients", status_code=201, response_model=Created,
+    responses=error_responses(400, 409),
+)  # fmt: skip
 def add_recipient(
     document_id: str, body: RecipientIn, db: Db, sender: ApiSender, who: SenderAudit
 ) -> Created:
@@ -116,7 +93,10 @@ def add_recipient(
     return Created(id=recipient.id)
 
 
-@router.post("/{document_id}/sender-signature", status_code=201, response_model=Created)
+@router.post(
+    "/{document_id}/sender-signature", status_code=201, response_model=Created,
+    responses=error_responses(409),
+)  # fmt: skip
 def require_sender_signature(
     document_id: str, db: Db, sender: ApiSender, who: SenderAudit
 ) -> Created:
@@ -125,51 +105,58 @@ def require_sender_signature(
     return Created(id=service.add_sender_signature(db, document, who).id)
 
 
-@router.post("/{document_id}/sender-signing-link")
+@router.post(
+    "/{document_id}/sender-signing-link", response_model=SigningLink,
+    responses=error_responses(409),
+)  # fmt: skip
 def sender_signing_link(
     document_id: str, context: Context, db: Db, sender: ApiSender, who: SenderAudit
-) -> dict[str, str]:
+) -> SigningLink:
     """A fresh link to the sender's own card-signing flow (the recipient API works with it)."""
     document = service.owned_document(db, sender, document_id, for_update=True)
     url = service.sender_signing_link(context, db, document, who)
     db.commit()
-    return {"url": url}
+    return SigningLink(url=url)
 
 
-@router.post("/{document_id}/send")
+@router.post(
+    "/{document_id}/send", response_model=SentDocument, responses=error_responses(400, 409)
+)
 def send_document(
     document_id: str, context: Context, sender: ApiSender, who: SenderAudit
-) -> dict[str, Any]:
+) -> SentDocument:
     """Stamp, seal and tell the first party; when the sender signs first, their link."""
     document = service.send_document(context, sender, document_id, who)
-    view = document_view(document)
+    view = DocumentView.of(document)
+    signing_url = None
     with context.sessions() as db:
         document = service.owned_document(db, sender, document_id)
-        if any(r.is_sender and r.status.value == "notified" for r in document.recipients):
-            view["sender_signing_url"] = service.sender_signing_link(context, db, document, who)
+        if any(r.is_sender and r.status is RecipientStatus.NOTIFIED for r in document.recipients):
+            signing_url = service.sender_signing_link(context, db, document, who)
             db.commit()
-    return view
+    return SentDocument(**dict(view), sender_signing_url=signing_url)
 
 
-@router.post("/{document_id}/cancel")
+@router.post("/{document_id}/cancel", response_model=DocumentView, responses=error_responses(409))
 def cancel_document(
     document_id: str, context: Context, db: Db, sender: ApiSender, who: SenderAudit
-) -> dict[str, Any]:
-    return document_view(service.cancel_document(context, db, sender, document_id, who))
+) -> DocumentView:
+    return DocumentView.of(service.cancel_document(context, db, sender, document_id, who))
 
 
-@router.get("/{document_id}")
-def get_document(document_id: str, context: Context, db: Db, sender: ApiSender) -> dict[str, Any]:
+@router.get("/{document_id}", response_model=DocumentDetail)
+def get_document(document_id: str, context: Context, db: Db, sender: ApiSender) -> DocumentDetail:
     document = service.owned_document(db, sender, document_id)
     service.expire_if_due(context, db, document)
-    view = document_view(document)
-    view["recipients"] = [recipient_view(r) for r in document.recipients]
-    view["events"] = [
-        {"seq": e.seq, "at": e.occurred_at, "action": e.action, "actor_kind": e.actor_kind.value,
-         "detail": e.detail}
+    events = [
+        EventView(seq=e.seq, at=e.occurred_at, action=e.action, actor_kind=e.actor_kind,
+                  detail=e.detail)
         for e in events_for_document(db, document.id)
     ]  # fmt: skip
-    return view
+    return DocumentDetail(
+        **dict(DocumentView.of(document)),
+        recipients=[RecipientView.of(r) for r in document.recipients], events=events,
+    )  # fmt: skip
 
 
 # --- issue 12: search (電子帳簿保存法) and CSV export, one query in webapp.search -------------
@@ -207,25 +194,31 @@ def document_search(
 Search = Annotated[DocumentSearch, Depends(document_search)]
 
 
-@router.get("")
+@router.get("", response_model=DocumentList, responses=error_responses(400))
 def list_documents(
-    db: Db,
-    sender: ApiSender,
+    db: ReadDb,
+    sender: ApiReader,
     search: Search,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
-) -> dict[str, Any]:
+) -> DocumentList:
     """The sender's documents matching every given filter, sorted, one page; `total` counts all."""
     found = search_documents(db, sender.id, search, limit=limit, offset=offset)
-    return {
-        "documents": [document_view(d) for d in found.documents], "total": found.total,
-        "limit": limit, "offset": offset,
-    }  # fmt: skip
+    return DocumentList(
+        documents=[DocumentView.of(d) for d in found.documents], total=found.total,
+        limit=limit, offset=offset,
+    )  # fmt: skip
 
 
-@router.get(".csv", response_class=StreamingResponse)
+@router.get(
+    ".csv", response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "every match (UTF-8 with BOM)"},
+        **error_responses(400),
+    },
+)  # fmt: skip
 def export_documents_csv(
-    context: Context, db: Db, sender: ApiSender, search: Search
+    context: Context, db: ReadDb, sender: ApiReader, search: Search
 ) -> StreamingResponse:
     """Every matching document as CSV (UTF-8 with BOM, for Excel), in the asked order."""
     spool = tempfile.SpooledTemporaryFile(max_size=UPLOAD_CHUNK)  # noqa: SIM115 - streamed
@@ -251,7 +244,7 @@ def export_documents_csv(
     )  # fmt: skip
 
 
-@router.get("/{document_id}/pdf")
+@router.get("/{document_id}/pdf", response_class=StreamingResponse, responses=PDF_ANSWER)
 def document_pdf(
     document_id: str, context: Context, db: Db, sender: ApiSender, who: SenderAudit
 ) -> StreamingResponse:
@@ -287,7 +280,10 @@ class AccessCodeIn(BaseModel):
     access_code: AccessCodeText = Field(min_length=1)
 
 
-@router.post("/{document_id}/recipients/{recipient_id}/access-code")
+@router.post(
+    "/{document_id}/recipients/{recipient_id}/access-code", response_model=RecipientView,
+    responses=error_responses(400, 409),
+)  # fmt: skip
 def issue_access_code(
     document_id: str,
     recipient_id: str,
@@ -296,11 +292,11 @@ def issue_access_code(
     db: Db,
     sender: ApiSender,
     who: SenderAudit,
-) -> dict[str, Any]:
+) -> RecipientView:
     """A new access code for a party: their link opens again (tell them the code yourself)."""
     document = service.owned_document(db, sender, document_id, for_update=True)
     recipient = party_access.issue_access_code(
         context, db, document, recipient_id, body.access_code, who
     )
     db.commit()
-    return recipient_view(recipient)
+    return RecipientView.of(recipient)

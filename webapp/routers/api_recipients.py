@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from webapp.api_models import (
+    PARTY_ERRORS,
+    Forwarded,
+    OpenedLink,
+    PartyDocument,
+    error_responses,
+)
 from webapp.audit.access import record_download
+from webapp.audit.actor import Audit
 from webapp.db.models import ActorKind, Recipient
 from webapp.deps import BearerToken, Context, Db, client
 from webapp.rate_limits import limited
-from webapp.routers.api_documents import document_view, pdf_response
+from webapp.routers.api_documents import PDF_ANSWER, pdf_response
 from webapp.security import token_hash
 from webapp.services import recipients as service
 from webapp.services import revisions
-from webapp.services.documents import Audit
 from webapp.text_input import AccessCodeText, MultiLineText, SingleLineText
 
-router = APIRouter(prefix="/api/v1/r", tags=["recipients"])
+router = APIRouter(
+    prefix="/api/v1/r", tags=["recipients"], responses=error_responses(*PARTY_ERRORS)
+)
 
 
 class OpenIn(BaseModel):
@@ -46,36 +55,27 @@ def who(request: Request, token: str) -> Audit:
 RecipientWho = Annotated[Audit, Depends(who)]
 
 
-def party_view(recipient: Recipient) -> dict[str, Any]:
-    document = recipient.document
-    view = document_view(document)
-    view.pop("revision", None)
-    view["sender"] = document.owner.display_name
-    view["you"] = {
-        "name": recipient.name,
-        "status": recipient.status.value,
-        "require_mynumber_card": recipient.require_card,
-    }
-    return view
-
-
 @router.post(
     "/{token}/open",
     dependencies=[
         limited("recipient_open", record_refused=True),
         limited("access_code", per_link=True, record_refused=True),
     ],
+    response_model=OpenedLink,
+    responses=error_responses(400, 403, 409, 429),
 )
 def open_link(
     token: str, body: OpenIn, context: Context, db: Db, actor: RecipientWho
-) -> dict[str, Any]:
+) -> OpenedLink:
     opened = service.open_link(
         context, db, token, accept_terms=body.accept_terms, access_code=body.access_code, who=actor
     )
-    return {"session_token": opened.session_token, "document": party_view(opened.recipient)}
+    return OpenedLink(
+        session_token=opened.session_token, document=PartyDocument.of(opened.recipient)
+    )
 
 
-@router.get("/{token}/pdf")
+@router.get("/{token}/pdf", response_class=StreamingResponse, responses=PDF_ANSWER)
 def recipient_pdf(
     token: str, session: BearerToken, context: Context, db: Db, actor: RecipientWho
 ) -> StreamingResponse:
@@ -90,34 +90,32 @@ def recipient_pdf(
     return pdf_response(context, document, revision.blob_name)
 
 
-@router.post("/{token}/agree")
-def agree(
-    token: str, session: BearerToken, context: Context, actor: RecipientWho
-) -> dict[str, Any]:
+@router.post("/{token}/agree", response_model=PartyDocument, responses=error_responses(409))
+def agree(token: str, session: BearerToken, context: Context, actor: RecipientWho) -> PartyDocument:
     recipient = service.agree(context, token, session, actor)
     with context.sessions() as db:  # reloaded: completion may have changed the document
-        return party_view(db.get_one(Recipient, recipient.id))
+        return PartyDocument.of(db.get_one(Recipient, recipient.id))
 
 
-@router.post("/{token}/reject")
+@router.post("/{token}/reject", response_model=PartyDocument, responses=error_responses(400, 409))
 def reject(
     token: str, body: RejectIn, session: BearerToken, context: Context, db: Db, actor: RecipientWho
-) -> dict[str, Any]:
+) -> PartyDocument:
     recipient = service.recipient_for_session(context, db, token, session)
     service.reject(context, db, recipient, body.reason, actor)
     db.commit()
     context.wake_mail()
-    return party_view(recipient)
+    return PartyDocument.of(recipient)
 
 
-@router.post("/{token}/forward")
+@router.post("/{token}/forward", response_model=Forwarded, responses=error_responses(400, 409))
 def forward(
     token: str, body: ForwardIn, session: BearerToken, context: Context, db: Db, actor: RecipientWho
-) -> dict[str, Any]:
+) -> Forwarded:
     recipient = service.recipient_for_session(context, db, token, session)
     service.forward(
         context, db, recipient, name=body.name, email=body.email, message=body.message, who=actor
     )
     db.commit()
     context.wake_mail()
-    return {"forwarded_to": body.email}
+    return Forwarded(forwarded_to=body.email)

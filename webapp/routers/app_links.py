@@ -10,11 +10,12 @@ Templates reach the same addresses as `app_links` (`install` puts them on the ap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from webapp.errors import NotFoundError
 from webapp.pages import render
@@ -22,6 +23,49 @@ from webapp.settings import Settings
 
 APP_PAGE = "/app"
 CACHE = "public, max-age=3600"
+HANDLE_ALL_URLS = "delegate_permission/common.handle_all_urls"
+
+
+class AndroidApp(BaseModel):
+    """The Android app that may open this site's links, by package and signing certificate."""
+
+    namespace: Literal["android_app"] = "android_app"
+    package_name: str
+    sha256_cert_fingerprints: list[str]
+
+
+class AssetStatement(BaseModel):
+    """One Digital Asset Links statement."""
+
+    relation: list[str]
+    target: AndroidApp
+
+
+class LinkComponent(BaseModel):
+    """A path pattern of Universal Links (iOS 13 and later)."""
+
+    path: str = Field(serialization_alias="/")
+    comment: str
+
+
+class AppLinkDetail(BaseModel):
+    """The iOS app and the paths it opens; `appID` and `paths` for iOS before 13."""
+
+    app_ids: list[str] = Field(serialization_alias="appIDs")
+    components: list[LinkComponent]
+    app_id: str = Field(serialization_alias="appID")
+    paths: list[str]
+
+
+class AppLinksSection(BaseModel):
+    apps: list[str]
+    details: list[AppLinkDetail]
+
+
+class AppleAppSiteAssociation(BaseModel):
+    """The `apple-app-site-association` file: Universal Links only."""
+
+    applinks: AppLinksSection
 
 
 @dataclass(frozen=True)
@@ -49,31 +93,33 @@ class AppLinks:
             ios_app_id=settings.ios_app_id, bridge_paths=f"{prefix}/b/*",
         )  # fmt: skip
 
-    def assetlinks(self) -> list[dict[str, Any]] | None:
+    def assetlinks(self) -> list[AssetStatement] | None:
         """Digital Asset Links: the Android app may handle this site's links (None: unset)."""
         if not self.android_package or not self.android_fingerprints:
             return None
-        target = {
-            "namespace": "android_app",
-            "package_name": self.android_package,
-            "sha256_cert_fingerprints": list(self.android_fingerprints),
-        }
-        return [{"relation": ["delegate_permission/common.handle_all_urls"], "target": target}]
+        target = AndroidApp(
+            package_name=self.android_package,
+            sha256_cert_fingerprints=list(self.android_fingerprints),
+        )
+        return [AssetStatement(relation=[HANDLE_ALL_URLS], target=target)]
 
-    def apple_app_site_association(self) -> dict[str, Any] | None:
+    def apple_app_site_association(self) -> AppleAppSiteAssociation | None:
         """Universal Links for the QR code's paths only (None: unset)."""
         if not self.ios_app_id:
             return None
-        detail = {
-            "appIDs": [self.ios_app_id],
-            "components": [{"/": self.bridge_paths, "comment": "card signing sessions"}],
-            "appID": self.ios_app_id,  # the pre-iOS 13 form of the same rule
-            "paths": [self.bridge_paths],
-        }
-        return {"applinks": {"apps": [], "details": [detail]}}
+        detail = AppLinkDetail(
+            app_ids=[self.ios_app_id],
+            components=[LinkComponent(path=self.bridge_paths, comment="card signing sessions")],
+            app_id=self.ios_app_id,  # the pre-iOS 13 form of the same rule
+            paths=[self.bridge_paths],
+        )
+        return AppleAppSiteAssociation(applinks=AppLinksSection(apps=[], details=[detail]))
 
 
-router = APIRouter(tags=["app links"], include_in_schema=False)
+NOT_SET: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not set up (the error page)", "content": {"text/html": {}}}
+}
+router = APIRouter(tags=["app links"], responses=NOT_SET)  # not under /api: pages' errors
 
 
 def _links(request: Request) -> AppLinks:
@@ -81,25 +127,27 @@ def _links(request: Request) -> AppLinks:
     return links
 
 
-@router.get("/.well-known/assetlinks.json")
-def assetlinks(request: Request) -> Response:
+@router.get("/.well-known/assetlinks.json", response_model=list[AssetStatement])
+def assetlinks(request: Request, response: Response) -> list[AssetStatement]:
     """Android App Links: 404 until MYNASIGN_ANDROID_APP_PACKAGE and its certificate are set."""
     body = _links(request).assetlinks()
     if body is None:
         raise NotFoundError("not_found")
-    return JSONResponse(body, headers={"Cache-Control": CACHE})
+    response.headers["Cache-Control"] = CACHE
+    return body
 
 
-@router.get("/.well-known/apple-app-site-association")
-def apple_app_site_association(request: Request) -> Response:
+@router.get("/.well-known/apple-app-site-association", response_model=AppleAppSiteAssociation)
+def apple_app_site_association(request: Request, response: Response) -> AppleAppSiteAssociation:
     """iOS Universal Links: 404 until MYNASIGN_IOS_APP_ID is set (served without redirects)."""
     body = _links(request).apple_app_site_association()
     if body is None:
         raise NotFoundError("not_found")
-    return JSONResponse(body, headers={"Cache-Control": CACHE})
+    response.headers["Cache-Control"] = CACHE
+    return body
 
 
-@router.get(APP_PAGE)
+@router.get(APP_PAGE, include_in_schema=False)
 def app_page(request: Request) -> HTMLResponse:
     """Where to get the mynasign app: iPhone, Android, PC."""
     return render(request, "app_download.html")

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from webapp.api_models import SENDER_ERRORS, error_responses
 from webapp.audit.access import record_certificate_download
+from webapp.audit.actor import Audit
 from webapp.certificate import issued_certificate
 from webapp.db.models import Document
 from webapp.deps import ApiSender, Context, Db, SenderAudit
@@ -25,7 +27,6 @@ from webapp.pages import PageAudit, PageDb, PageSender, context_of
 from webapp.routers.api_recipients import RecipientWho
 from webapp.services import documents, recipients, revisions
 from webapp.services.context import ServiceContext
-from webapp.services.documents import Audit
 from webapp.web_session import RECIPIENT_COOKIE
 
 router = APIRouter(tags=["agreement certificate"])
@@ -69,7 +70,10 @@ def _certificate_download(
 @router.get(
     "/api/v1/documents/{document_id}/certificate",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "the certificate (PDF)"},
+        **error_responses(*SENDER_ERRORS),
+    },
 )
 def api_certificate(
     document_id: str, context: Context, db: Db, sender: ApiSender, who: SenderAudit

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session, object_session
 
-from webapp.audit.access import record_download, record_view
-from webapp.db.models import DocumentStatus, Recipient
+from webapp.audit.access import record_download, record_page_images_view, record_view
+from webapp.db.models import Document, DocumentStatus, Recipient
 from webapp.errors import DomainError, GoneError, NotFoundError, UnauthorizedError
 from webapp.i18n import request_language
 from webapp.page_images import document_outline, page_png
@@ -146,11 +146,23 @@ def pdf(
 
 @router.get("/{token}/page/{number}")
 def page_image(
-    request: Request, token: str, number: int, session: PartySession, db: PageDb
-) -> Response:
-    """One page of the document as a PNG (issue 12: readable on a phone); this party only."""
+    request: Request, token: str, number: int, session: PartySession, db: PageDb,
+    who: RecipientWho,
+) -> Response:  # fmt: skip
+    """One page of the document as a PNG (issue 12: readable on a phone); this party only.
+    The viewing is on record (once, not per page) before a byte is sent."""
+    context = context_of(request)
     recipient = _party(request, db, token, session)
-    png = page_png(context_of(request), db, recipient.document, number)
+    document = recipient.document
+    revision = revisions.current_revision(db, document)
+    db.commit()  # (SQLite) the writer's turn is not held while a page is decrypted and drawn
+    with context.reading() as reading:
+        png = page_png(context, reading, reading.get_one(Document, document.id), number)
+    record_page_images_view(
+        db, who, document.id, recipient_id=recipient.id, revision=revision.number,
+        sha256=revision.sha256,
+    )  # fmt: skip
+    db.commit()
     return Response(png, media_type="image/png")
 
 
@@ -160,7 +172,7 @@ def agree_confirm(request: Request, token: str, session: PartySession, db: PageD
     recipient = _party(request, db, token, session)
     if recipient.status not in OPEN_STATUSES:
         return redirect(request, f"/r/{token}")
-    if recipient.require_card:  # the card signature is the agreement: webapp.routers.pages_card
+    if recipient.require_card:  # the card signature is the agreement: webapp.card_signing.pages
         return redirect(request, f"/r/{token}/card/consent")
     return render(
         request, "confirm.html", kind="agree", action=f"/r/{token}/agree", back=f"/r/{token}",

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from webapp.api_models import error_responses
 from webapp.deps import Db
 from webapp.errors import DomainError
 from webapp.i18n import request_language
@@ -79,7 +80,7 @@ def _verify(
     return report
 
 
-@api.post("", response_model=VerificationReport)
+@api.post("", response_model=VerificationReport, responses=error_responses(400, 413))
 def verify_api(
     request: Request,
     db: Db,

@@ -6,8 +6,8 @@ import datetime
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.audit import append_event
 from webapp.db.models import ActorKind, ApiToken, User, normalize_email
@@ -157,13 +157,41 @@ def create_api_token(db: Session, user: User, name: str) -> IssuedToken:
     return IssuedToken(row.id, token)
 
 
+API_TOKEN_USE_RESOLUTION = datetime.timedelta(minutes=1)
+"""How fresh a token's "last used" is kept: writing it on every call made every API
+request, reads included, a write transaction (on SQLite, a turn at the one writer)."""
+
+
 def user_for_api_token(db: Session, token: str, now: datetime.datetime) -> User:
     """The sender a bearer token belongs to; looked up by hash (the hash is the index)."""
+    row = _live_api_token(db, token)
+    if _use_to_record(row, now):
+        row.last_used_at = now
+    return row.user
+
+
+def reader_for_api_token(
+    db: Session, writes: sessionmaker[Session], token: str, now: datetime.datetime
+) -> User:
+    """`user_for_api_token` for a read-only session: the token's use, when it is due to be
+    recorded, is written and committed in a short transaction of its own."""
+    row = _live_api_token(db, token)
+    if _use_to_record(row, now):
+        with writes() as write:
+            write.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+            write.commit()
+    return row.user
+
+
+def _live_api_token(db: Session, token: str) -> ApiToken:
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
     if row is None or row.revoked_at is not None:
         raise UnauthorizedError("invalid_token")
-    row.last_used_at = now
-    return row.user
+    return row
+
+
+def _use_to_record(row: ApiToken, now: datetime.datetime) -> bool:
+    return row.last_used_at is None or now - row.last_used_at >= API_TOKEN_USE_RESOLUTION
 
 
 def sign_out_everywhere(db: Session, user: User, now: datetime.datetime) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from webapp.card_events import CardEventHub
-from webapp.card_validation import CardSignatureValidator
+from webapp.card_signing.hub import CardEventHub
+from webapp.card_signing.validation import CardSignatureValidator
+from webapp.db.engine import SQLITE_DEFERRED
 from webapp.files import EncryptedFileStore, KeyEncryptionKey
 from webapp.pdf import Sealer
 from webapp.pdf.workers import PdfWorkers
@@ -33,6 +36,9 @@ class ServiceContext:
     wake_mail: Callable[[], None] = field(default=lambda: None)
     card_validator: CardSignatureValidator | None = None
     """Checks card signatures (trust, validity, revocation); None: card signing is off."""
+    card_trust_anchors: tuple[bytes, ...] = ()
+    """The JPKI signing roots (DER) the validator trusts, for the quick check of a
+    certificate a v2 bridge announces before the card signs."""
     card_events: CardEventHub = field(default_factory=CardEventHub)
     pdf: PdfWorkers | None = None
     """Where PDF jobs run (worker processes); None: in the calling thread."""
@@ -44,6 +50,17 @@ class ServiceContext:
 
     def now(self) -> datetime.datetime:
         return self.clock()
+
+    def reading(self) -> Session:
+        """A session for work that only reads: on SQLite a plain (deferred) `BEGIN`, so it
+        neither waits for nor holds the one writer's turn (`webapp.db.engine`), and SQLite
+        refuses a write in it (`query_only`); use `sessions()` for anything that writes."""
+        return self.sessions(bind=self._read_engine)
+
+    @functools.cached_property
+    def _read_engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine.execution_options(**SQLITE_DEFERRED)
 
     def link(self, path: str) -> str:
         """An absolute URL on this service."""

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.audit import append_event
+from webapp.audit.actor import Audit
 from webapp.certificate import new_certificate_id, reserve_certificate
 from webapp.db.models import (
     ActorKind,
@@ -34,22 +35,6 @@ from webapp.services.sealing import seal_step
 
 SENDING_SEAL_FIELD = "mynasign-sent"
 ACCESS_CODE_MAX_LENGTH = 64
-
-
-@dataclass(frozen=True)
-class Audit:
-    """Who acts, from where: what every audit event records besides the action."""
-
-    actor_kind: ActorKind
-    actor: str
-    ip: str | None = None
-    user_agent: str | None = None
-
-    def event(self, db: Session, action: str, document_id: str | None, **detail: object) -> None:
-        append_event(
-            db, action=action, actor_kind=self.actor_kind, actor=self.actor,
-            document_id=document_id, detail=dict(detail), ip=self.ip, user_agent=self.user_agent,
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from webapp.services.context import ServiceContext
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from webapp.services.documents import Audit
+    from webapp.audit.actor import Audit
 
 OPEN_STATUSES = (RecipientStatus.NOTIFIED, RecipientStatus.OPENED)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from webapp.audit.actor import Audit
 from webapp.audit.anchors import anchor_completion
 from webapp.certificate import (
     PreparedCertificate,
@@ -44,7 +45,7 @@ from webapp.security import hash_secret, new_token, token_hash, verify_secret
 from webapp.services import revisions
 from webapp.services.accounts import check_email
 from webapp.services.context import ServiceContext
-from webapp.services.documents import ACCESS_CODE_MAX_LENGTH, Audit, expire_if_due
+from webapp.services.documents import ACCESS_CODE_MAX_LENGTH, expire_if_due
 from webapp.services.notify import (
     OPEN_STATUSES,
     invite,

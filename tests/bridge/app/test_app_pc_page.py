@@ -21,7 +21,7 @@ from bridge.cards import SimulatorCardProvider
 from bridge.messages import text
 from tests.bridge.app.harness import AppHarness
 from tests.conftest import SIGNING_PASSWORD
-from tests.webapp.card.test_end_to_end import PARTY, new_card, the_document
+from tests.webapp.card_signing.test_end_to_end import PARTY, new_card, the_document
 from tests.webapp.pages.live import LiveService, chromium, live
 from tests.webapp.pages.test_card_browser import card_link, ja, page, to_session_page
 from webapp.db.models import Document, OutgoingMail

@@ -4,9 +4,9 @@ The service runs as `mynasign dev` in a subprocess (its access log and applicati
 its output); a sender uploads and sends through the API, the party opens the link (a wrong
 access code first), starts a card session, opens the bridge page, and `jpki-bridge` signs
 with a simulated card (`--sim`: the server side is the same as through PC/SC, which
-`tests/webapp/card/test_end_to_end.py` covers). Then no line of the output holds a link token,
-a session token, the bridge token, the API token, the access code or the card's password,
-while the access log shows each request with the token cut to its prefix.
+`tests/webapp/card_signing/test_end_to_end.py` covers). Then no line of the output holds a
+link token, a session token, the bridge token, the API token, the access code or the card's
+password, while the access log shows each request with the token cut to its prefix.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""schemathesis against the OpenAPI description: no request makes a server error.
+"""schemathesis against the OpenAPI description: no server error, every answer as described.
 
 Every operation is called with cases generated from the description, valid ones and
 invalid ones (schemathesis' negative mode), half of them with real document and recipient
 IDs, real link tokens and valid bearer tokens put in, so that the calls reach the service
-code and not only the validation. The service runs under uvicorn on loopback, on SQLite and
-on PostgreSQL; rate limits are off so the generated calls get past the doors. Bounded: a
-few examples per operation and mode.
+code and not only the validation. Every answer is checked against the description: its
+status is one the operation declares, its content type too, and its body validates against
+the declared model (the `response_model`s, and the bilingual error of `webapp.api_models`).
+The service runs under uvicorn on loopback, on SQLite and on PostgreSQL; rate limits are off
+so the generated calls get past the doors. Bounded: a few examples per operation and mode.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.generation.modes import GenerationMode
 from sqlalchemy import select
@@ -36,6 +44,7 @@ EXAMPLES_PER_OPERATION = 6
 STREAMS = {"/api/v1/r/{token}/card-session/events"}
 """Server-sent events run until the session ends: not a request/answer to fuzz."""
 TIMEOUT = 60
+AS_DESCRIBED = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @dataclass
@@ -103,6 +112,7 @@ class Tally:
     """Calls with real IDs and tokens that got past the validation (answered, or refused
     by the service itself: 404 another's document, 409 a wrong state, ...)."""
     failures: list[str] = field(default_factory=list)
+    """Server errors, and answers other than the description says."""
 
 
 def _fuzz(
@@ -130,11 +140,13 @@ def _fuzz(
         response = case.call(base_url=live.url, timeout=TIMEOUT)
         tally.called += 1
         tally.reached += use_real and response.status_code not in (400, 401, 422)
+        where = f"{case.method} {case.formatted_path} ({mode}): {response.status_code}"
         if response.status_code >= 500:
-            tally.failures.append(
-                f"{case.method} {case.formatted_path} ({mode}): {response.status_code} "
-                f"{response.text[:300]}"
-            )
+            tally.failures.append(f"{where} {response.text[:300]}")
+        try:
+            case.validate_response(response, checks=AS_DESCRIBED)
+        except (AssertionError, FailureGroup) as unlike:
+            tally.failures.append(f"{where} not as described: {str(unlike)[:600]}")
 
     try:
         call()

@@ -7,14 +7,13 @@ import io
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
+from jpkisim import pki_builder
 from tests.webapp.conftest import make_pdf
 from webapp.archive import newest_timestamp
 from webapp.archive.renewal import _is_due
@@ -23,25 +22,16 @@ NOW = datetime.datetime.now(datetime.UTC)
 
 
 def timestamped(digest: str) -> bytes:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Old TSA")])
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - datetime.timedelta(days=1))
-        .not_valid_after(NOW + datetime.timedelta(days=3650))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(key, hashes.SHA256())
+    key = pki_builder.new_rsa_key()
+    cert = pki_builder.issue(
+        pki_builder.common_name("Old TSA"), key,
+        not_before=NOW - datetime.timedelta(days=1), not_after=NOW + datetime.timedelta(days=3650),
+        ca=None, extended_usage=[ExtendedKeyUsageOID.TIME_STAMPING], extended_usage_critical=True,
+        key_ids=False,
     )  # fmt: skip
     stamper = DummyTimeStamper(
         tsa_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        tsa_key=asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(pki_builder.key_to_der(key)),
         override_md=digest,
     )
     out = io.BytesIO()

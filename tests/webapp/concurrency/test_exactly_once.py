@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from bridge.protocol import Order
 from jpkisim.pki import CardIdentity, TestPki
-from tests.webapp.card.conftest import PARTY_NAME, signature_frame
+from tests.webapp.card_signing.conftest import PARTY_NAME, signature_frame
 from tests.webapp.conftest import Service, closing_step_down
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
+from webapp.card_signing import sessions as card_sessions
 from webapp.db.models import AuditEvent, DocumentRevision, RevisionKind
-from webapp.services import card_sessions
 from webapp.services.context import ServiceContext
 from webapp.services.periodic import run_once_across_instances
 from webapp.services.recipients import complete_if_ready

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import OperationalError
 
 from tests.webapp.db.databases import PostgresDatabases, SqliteDatabases
 from webapp.db.engine import (
     SQLITE_DEFERRED,
+    DatabaseBusyError,
     UnsupportedDatabaseError,
     make_engine,
     make_session_factory,
@@ -63,6 +65,29 @@ def test_sqlite_transactions_take_the_write_lock_when_they_begin(
             other.execute("ROLLBACK")
     finally:
         other.close()
+        engine.dispose()
+
+
+def test_sqlite_readers_neither_wait_for_the_writer_nor_may_write(
+    sqlite_databases: SqliteDatabases,
+) -> None:
+    """A read-only session (a list, a status feed) runs while a writer holds the turn, and
+    SQLite refuses a write in it; the same pooled connection writes again afterwards."""
+    engine = make_engine(sqlite_databases.create(migrated=True), write_wait_seconds=0.2)
+    factory = make_session_factory(engine)
+    readers = make_session_factory(engine.execution_options(**SQLITE_DEFERRED))
+    try:
+        with factory.begin() as writer:  # holds the in-process turn and SQLite's lock
+            writer.execute(text("SELECT count(*) FROM users"))
+            with readers() as reader:
+                assert reader.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+            with readers() as reader, pytest.raises(OperationalError, match="readonly"):
+                reader.execute(text("DELETE FROM users"))
+            with pytest.raises(DatabaseBusyError), factory() as second:
+                second.execute(text("SELECT 1"))  # a second writer waits its turn: 503
+        with factory.begin() as writer:  # query_only is reset for writers on that connection
+            writer.execute(text("DELETE FROM users"))
+    finally:
         engine.dispose()
 
 

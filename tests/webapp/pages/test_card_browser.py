@@ -19,9 +19,9 @@ from playwright.sync_api import Browser, Page, expect
 from bridge.protocol import CardErrorCode, Order, Stage
 from tests.webapp.conftest import make_pdf
 from tests.webapp.pages.live import DESKTOP, PHONE, LiveService, chromium, live
+from webapp.card_signing import sessions as card_sessions
 from webapp.db.models import CardSession, CardSessionState, RecipientStatus
 from webapp.i18n import TEXTS
-from webapp.services import card_sessions
 from webapp.services.accounts import create_api_token, sign_up
 
 __all__ = ["chromium", "live"]  # fixtures

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from bridge.protocol import Order
 from tests.webapp.conftest import Service
 from tests.webapp.pages.conftest import Party, Sender, page_text, party, sent_document
+from webapp.card_signing import sessions as card_sessions
+from webapp.card_signing.pages import CARD_COOKIE
 from webapp.db.models import AuditEvent, CardSession, CardSessionState, Recipient, RecipientStatus
 from webapp.i18n import TEXTS
-from webapp.routers.pages_card import CARD_COOKIE
-from webapp.services import card_sessions
 
 CONSENT = {"consent_document": "1", "consent_certificate": "1", "consent_terms": "1"}
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile"

@@ -23,10 +23,7 @@ from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -34,6 +31,8 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pypdf import PdfReader, PdfWriter
+
+from jpkisim import pki_builder
 
 MiB = 1024 * 1024
 CONTENT = b"BT /F1 14 Tf 72 760 Td (Service agreement) Tj ET"
@@ -267,28 +266,15 @@ def encrypted(password: str, algorithm: str) -> Callable[[], bytes]:
 
 
 def _throwaway_signer() -> signers.SimpleSigner:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hostile Author")])
+    key = pki_builder.new_ec_key()
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    cert = pki_builder.issue(
+        pki_builder.common_name("Hostile Author"), key, not_before=now - datetime.timedelta(days=1),
+        not_after=now + datetime.timedelta(days=30), ca=None, key_ids=False,
+    )  # fmt: skip
     return signers.SimpleSigner(
         signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        signing_key=asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ),
+        signing_key=asn1_keys.PrivateKeyInfo.load(pki_builder.key_to_der(key)),
         cert_registry=SimpleCertificateStore(),
     )
 

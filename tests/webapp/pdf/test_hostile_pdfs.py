@@ -21,8 +21,8 @@ from pyhanko.sign.signers.pdf_cms import SimpleSigner
 from tests.webapp.pdf.checks import lta_results, passed
 from tests.webapp.pdf.hostile_corpus import ACCEPTED, CASES, Case, corpus_file
 from tests.webapp.pdf.steps import finalize_file, seal_file, stamp_file
+from webapp.card_signing.embedding import embed_card_signature, prepare_card_signature
 from webapp.pdf import FileSealKey, PdfRejected, Sealer, inspect_pdf
-from webapp.pdf.card_signature import embed_card_signature, prepare_card_signature
 from webapp.pdf.inspect import Attachment
 from webapp.pdf.limits import DEFAULT_LIMITS, CheckLimits
 from webapp.pdf.refusals import TEXTS

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from jpkisim.pki import IssuedCard, TestPki
-from tests.webapp.card.conftest import (
+from tests.webapp.card_signing.conftest import (
     PARTY_NAME,
     bridge_path,
     card,  # noqa: F401 - fixtures used by the tests here
@@ -29,6 +30,9 @@ FIRST_EMAIL = "ichiro@example.jp"
 CARD_EMAIL = "hanako@example.jp"
 ACCESS_CODE = "4821"
 AGENT = "records-test-agent/1.0"
+BRIDGE_IP = "203.0.113.45"
+"""The card bridge's address (TEST-NET-3), unlike the pages' `testclient`."""
+BRIDGE_AGENT = "jpki-bridge-test/2.0 (records)"
 
 
 @dataclass
@@ -66,7 +70,9 @@ def complete_document(service: Service, issued: IssuedCard) -> Completed:
         f"/api/v1/r/{second}/card-session", headers={"Authorization": f"Bearer {second_session}"}
     )
     assert started.status_code == 201, started.text
-    with client.websocket_connect(bridge_path(started.json())) as ws:
+    bridge = TestClient(client.app, client=(BRIDGE_IP, 40123))  # the phone, elsewhere
+    path = bridge_path(started.json())
+    with bridge.websocket_connect(path, headers={"User-Agent": BRIDGE_AGENT}) as ws:
         _, request = hello(ws)
         send(ws, **signature_frame(issued, request["digest"]))
         assert receive(ws)["outcome"] == "accepted"

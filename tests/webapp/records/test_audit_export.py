@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from jpkisim import pki_builder
 from tests.webapp.records.conftest import Completed, tsa_root_pem
 from webapp.audit import fields_hash
 from webapp.audit.anchors import anchor_round
@@ -144,17 +142,9 @@ def _is_event_from(line: bytes, seq: int) -> bool:
 
 
 def _self_signed() -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another TSA")])
     now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    return pki_builder.issue(
+        pki_builder.common_name("Another TSA"), pki_builder.new_ec_key(),
+        not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=30),
+        ca=True, key_ids=False,
+    )  # fmt: skip

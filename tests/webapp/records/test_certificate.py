@@ -11,12 +11,14 @@ from asn1crypto import x509 as asn1_x509
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.webapp.card.conftest import PARTY_NAME
+from tests.webapp.card_signing.conftest import PARTY_NAME
 from tests.webapp.conftest import Service
 from tests.webapp.pages.conftest import Sender, page_text, party
 from tests.webapp.pdf.checks import basic_statuses
 from tests.webapp.records.conftest import (
     ACCESS_CODE,
+    BRIDGE_AGENT,
+    BRIDGE_IP,
     FIRST,
     FIRST_EMAIL,
     TITLE,
@@ -26,7 +28,7 @@ from tests.webapp.records.conftest import (
 )
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
 from webapp.certificate import CERTIFICATE_SEAL_FIELD, render
-from webapp.db.models import AgreementCertificate, AuditEvent
+from webapp.db.models import AgreementCertificate, AuditEvent, Recipient
 from webapp.errors import UnavailableError
 from webapp.mail.messages import JST
 from webapp.services.completion_retry import complete_pending
@@ -114,6 +116,35 @@ def test_the_certificate_states_every_party_step_with_ids_times_and_card(
     final_path.write_bytes(final)
     stamp = " ".join(pdftotext(final_path).split())
     assert f"Document ID: {completed.document_id} Certificate ID: {row.id}" in stamp
+
+
+def test_card_rows_carry_the_address_of_the_bridge_that_signed(
+    completed: Completed, tmp_path: Path
+) -> None:
+    """The card signature's rows name the IP address it came from (the bridge's, not the
+    page's), as every other row does; the audit events keep the bridge's user agent too."""
+    text = pdftotext(_certificate(completed, tmp_path / "certificate.pdf"))
+    with completed.service.context.sessions() as db:
+        card_party = db.scalars(
+            select(Recipient).where(
+                Recipient.document_id == completed.document_id, Recipient.require_card
+            )
+        ).one()
+        events = [
+            e for e in db.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            if e.detail.get("recipient_id") == card_party.id
+        ]  # fmt: skip
+    signed = [e for e in events if e.action in ("recipient.card_signed", "recipient.agreed")]
+    assert [e.action for e in signed] == ["recipient.card_signed", "recipient.agreed"]
+    assert all(e.ip == BRIDGE_IP and e.user_agent == BRIDGE_AGENT for e in signed), signed
+    lines = text.splitlines()
+    card_rows = [line for line in lines if "カード署名" in line and SECONDS.search(line)]
+    assert len(card_rows) == 1 and BRIDGE_IP in card_rows[0], card_rows
+    party_section = text.split(PARTY_NAME, 1)[1].split("証明書の氏名", 1)[0]
+    assert party_section.count(BRIDGE_IP) == 2  # card-signed and agreed
+    assert "—" not in party_section  # no row without an address
+    assert text.count(BRIDGE_IP) == 2  # nowhere else: the pages' rows keep their own
+    assert "霞が関" not in text and "千代田" not in text and "1990" not in text
 
 
 def test_parties_and_the_sender_download_it_from_their_pages_and_mails_link_it(

@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import SimpleSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from jpkisim import pki_builder
 from tests.webapp.conftest import Service, make_pdf, with_sender
 from tests.webapp.pages.conftest import Person, page_text
 from tests.webapp.verification.flow import completed_document
@@ -40,25 +38,16 @@ def verify(service: Service, data: bytes, **params: str) -> dict:  # type: ignor
 
 def signed_elsewhere(pdf: bytes) -> bytes:
     """A PDF signed with pyHanko and a throwaway self-signed key: nothing this service trusts."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Elsewhere Signer")])
+    key = pki_builder.new_ec_key()
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
+    cert = pki_builder.issue(
+        pki_builder.common_name("Elsewhere Signer"), key,
+        not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=30),
+        ca=None, key_ids=False,
     )  # fmt: skip
     signer = SimpleSigner(
         signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        signing_key=asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ),
+        signing_key=asn1_keys.PrivateKeyInfo.load(pki_builder.key_to_der(key)),
         cert_registry=SimpleCertificateStore(),
     )
     out = io.BytesIO()
