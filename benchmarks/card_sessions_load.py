@@ -325,7 +325,7 @@ def _profile_lines(profiler: cProfile.Profile, count: int) -> list[str]:
     places = {
         "create_document": "services/documents", "add_recipient": "services/documents",
         "send_document": "services/documents", "open_link": "services/recipients",
-        "start": "services/card_sessions", "run_pdf_step": "webapp/offload",
+        "start": "card_signing/sessions", "run_pdf_step": "webapp/offload",
         "run": "pdf/workers", "check_in_sandbox": "pdf/sandbox", "write": "storage/encryption",
         "commit": "orm/session",
     }  # fmt: skip
@@ -511,8 +511,8 @@ class Server:
     log_tail: list[str] = field(default_factory=list)
     stalls: list[int] = field(default_factory=list)
     """The lengths (ms) of the event-loop stalls the server logged so far."""
-    collections: list[int] = field(default_factory=list)
-    """The lengths (ms) of the slow garbage collections the server logged so far."""
+    collections: list[tuple[int, int, int]] = field(default_factory=list)
+    """(generation, ms, CPU ms) of the slow garbage collections the server logged so far."""
 
     def memory_mb(self) -> tuple[float, float]:
         """(VmRSS, VmHWM): resident memory now and its peak, in MB."""
@@ -530,7 +530,8 @@ class Server:
             if STALL in line:  # the service's loop watchdog: a loop step over 100 ms
                 self.stalls.append(int(line.split(STALL)[1].split()[0]))
             if COLLECTION in line:  # ... of generation G took N ms
-                self.collections.append(int(line.split(COLLECTION)[1].split()[2]))
+                words = line.split(COLLECTION)[1].replace("(", " ").split()
+                self.collections.append((int(words[0]), int(words[2]), int(words[4])))
             if "Uvicorn running on" in line:
                 self.ready.set()
         self.ready.set()  # the process ended: whoever waits must look at it
@@ -762,7 +763,7 @@ class Figures:
     claims: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     stalls: dict[str, list[int]] = field(default_factory=dict)
-    collections: dict[str, list[int]] = field(default_factory=dict)
+    collections: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
 
 
 async def drive(server: Server, targets: list[Target]) -> Figures:
@@ -816,13 +817,16 @@ def _report(name: str, figures: Figures) -> list[str]:
     return lines
 
 
-def _collection_note(collections: list[int]) -> str:
+def _collection_note(collections: list[tuple[int, int, int]]) -> str:
     if not collections:
         return ""
-    return (
-        f"  slow collections: {len(collections)} (sum {sum(collections)} ms, "
-        f"max {max(collections)} ms)"
-    )
+    by_generation = [
+        f"gen {generation}: {len(found)}, max {max(ms for ms, _ in found)} ms "
+        f"({max(cpu for _, cpu in found)} ms CPU)"
+        for generation in range(3)
+        if (found := [(ms, cpu) for g, ms, cpu in collections if g == generation])
+    ]
+    return f"  slow collections: {'; '.join(by_generation)}"
 
 
 def _stall_note(stalls: list[int]) -> str:

@@ -24,6 +24,7 @@ from webapp.mail.messages import MailMessage
 from webapp.mail.smtp import SmtpConfig, build_email
 from webapp.offload import off_loop
 from webapp.pages import install_pages
+from webapp.pdf.sandbox import start_helper as start_sandbox_helper
 from webapp.rate_limits import install_rate_limits
 from webapp.routers import (
     api_documents,
@@ -92,6 +93,7 @@ def prepare_for_requests(app: FastAPI) -> None:
         "to@mynasign.invalid",
         ("warm-up.pdf", b"%PDF-1.7"),
     ).as_bytes(policy=SMTP_POLICY)
+    start_sandbox_helper()  # the upload check's process: 1-3 s of imports, not on an upload
 
 
 def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:

@@ -77,7 +77,9 @@ def run_session(test_pki: TestPki, caplog: pytest.LogCaptureFixture) -> Iterator
         async def scenario() -> Run:
             async with LoopbackServer(test_pki.sign_root_der, script) as server:
                 options = SessionOptions(
-                    order=order, allow_last_try=allow_last_try, card_wait=card_wait,
+                    order=order,
+                    allow_last_try=allow_last_try,
+                    card_wait=card_wait,
                     timeouts=timeouts,
                 )
                 url = bridge_target(server.url).websocket_url

@@ -96,12 +96,17 @@ def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template
 
 
+def settings_on_copy(template: Path, tmp_path: Path) -> Settings:
+    """Development settings on a copy of `template` that is this test's own."""
+    data_dir = tmp_path / "var"
+    shutil.copytree(template, data_dir)
+    return load_settings(environment="development", data_dir=data_dir)
+
+
 @pytest.fixture
 def prepared_settings(prepared_data_dir: Path, tmp_path: Path) -> Settings:
     """Development settings on this test's own copy of `prepared_data_dir`."""
-    data_dir = tmp_path / "var"
-    shutil.copytree(prepared_data_dir, data_dir)
-    return load_settings(environment="development", data_dir=data_dir)
+    return settings_on_copy(prepared_data_dir, tmp_path)
 
 
 @pytest.fixture

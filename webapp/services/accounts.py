@@ -79,6 +79,16 @@ def sign_up(db: Session, email: str, password: str, display_name: str) -> User:
     return user
 
 
+def _stored_form(email: str) -> str:
+    """The address as `sign_up` stored it (its domain in IDNA), so that `taro@例え.jp`
+    signs in as typed; an address that is not valid cannot match, but is looked up the
+    same way (a sign-in never says which part was wrong)."""
+    try:
+        return check_email(email)
+    except DomainError:
+        return normalize_email(email)
+
+
 def authenticate(
     db: Session,
     kek: KeyEncryptionKey,
@@ -90,7 +100,7 @@ def authenticate(
     ip: str | None = None,
 ) -> User:
     """The sender whose password (and code, when set up) match; failures count and lock."""
-    user = db.scalar(select(User).where(User.email == normalize_email(email)))
+    user = db.scalar(select(User).where(User.email == _stored_form(email)))
     if user is None:
         verify_secret(password, hash_secret("timing-equaliser"))  # same work as a real check
         raise UnauthorizedError("login_failed")

@@ -154,6 +154,7 @@ def _fuzz(
         assert mode is GenerationMode.NEGATIVE, operation.path
 
 
+@pytest.mark.timeout(400)  # a fixed number of calls (about 60 s alone); more on a busy machine
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_no_generated_request_gets_a_server_error(
     start_live: StartLive, database: str, request: pytest.FixtureRequest

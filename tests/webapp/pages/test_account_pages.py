@@ -148,3 +148,19 @@ def test_english_on_request_and_remembered(service: Service) -> None:
     assert '<html lang="en">' in english.text and "Sign in" in english.text
     remembered = client.get("/signup")
     assert '<html lang="en">' in remembered.text and "Create an account" in remembered.text
+
+
+def test_an_address_with_a_japanese_domain_signs_in_as_it_was_typed(service: Service) -> None:
+    person = Person(TestClient(service.client.app))
+    address = "Taro@例え.jp"
+    signed_up = person.post(
+        "/signup", {"display_name": "例 太郎", "email": address, "password": "yama-kawa-9-sora"}
+    )
+    assert signed_up.status_code == 303, signed_up.text
+    with service.context.sessions() as db:  # stored in its canonical form (IDNA, lower case)
+        assert db.scalar(select(User.email).where(User.display_name == "例 太郎")) == (
+            "taro@xn--r8jz45g.jp"
+        )
+    again = Person(TestClient(service.client.app))
+    response = again.post("/login", {"email": address, "password": "yama-kawa-9-sora"})
+    assert response.status_code == 303 and response.headers["location"] == "/documents"

@@ -44,6 +44,8 @@ from pyhanko_certvalidator.policy_decl import (
 
 from card.certificate import CertificateParseError, JpkiCertificate
 from card.cms_check import CmsCheckError, check_digest_length, verify_signed_data
+from webapp.card_signing.validation.crl import CrlFileRevocationChecker, CrlSetup
+from webapp.card_signing.validation.crl_index import CertificateListedError
 from webapp.card_signing.validation.rejection import CardSignatureRejected, RejectionCode
 from webapp.card_signing.validation.revocation import (
     RevocationChecker,
@@ -109,6 +111,8 @@ class CardSignatureValidator:
         self._anchor_ders = frozenset(trust_anchors)
         self._revocation = revocation
         self._clock = clock
+        if isinstance(revocation, CrlFileRevocationChecker):  # verify its CRLs when read
+            revocation.trust_issuers(trust_anchors)
 
     async def validate(self, cms_der: bytes, message_digest: bytes) -> AcceptedCardSignature:
         """The accepted signature, or `CardSignatureRejected` naming the first failed check.
@@ -151,6 +155,8 @@ class CardSignatureValidator:
         context = self._context(at, revocation)
         certificate = CertificateValidator(signer, others, context)
         path = await _validated_path(certificate)
+        if isinstance(revocation, CrlSetup):
+            _check_signer_on_crl(revocation, path)
         try:
             await certificate.async_validate_usage(set(SIGNING_KEY_USAGE))  # type: ignore[no-untyped-call]
         except InvalidCertificateError as exc:
@@ -169,9 +175,9 @@ class CardSignatureValidator:
         )
 
     def _context(self, at: datetime.datetime, revocation: RevocationSetup) -> ValidationContext:
-        intermediates = (
+        intermediates = (  # the signer's rule may be NO_CHECK for a CRL's own lookup
             RevocationCheckingRule.NO_CHECK
-            if revocation.signer_rule == RevocationCheckingRule.NO_CHECK
+            if revocation.method == "none"
             else RevocationCheckingRule.CHECK_IF_DECLARED
         )
         policy = CertRevTrustPolicy(
@@ -208,6 +214,22 @@ async def _validated_path(certificate: CertificateValidator) -> ValidationPath:
         raise _untrusted(f"{type(exc).__name__}: {exc}") from exc
     except (ValueError, TypeError, KeyError) as exc:  # a certificate that does not parse
         raise _untrusted(f"a certificate is unreadable: {type(exc).__name__}") from exc
+
+
+def _check_signer_on_crl(revocation: CrlSetup, path: ValidationPath) -> None:
+    """The signer's status in the CRL file's index (pyhanko-certvalidator checked the rest)."""
+    try:
+        revocation.check_signer(path)
+    except CertificateListedError as exc:
+        raise CardSignatureRejected(RejectionCode.CERTIFICATE_REVOKED, detail=str(exc)) from exc
+    except RevocationUnavailableError as exc:
+        log.warning("card certificate revocation status unknown: %s", exc)
+        raise CardSignatureRejected(RejectionCode.REVOCATION_UNKNOWN, detail=str(exc)) from exc
+    except Exception as exc:  # a bug here must not let a signature through
+        log.exception("the CRL lookup failed")
+        raise CardSignatureRejected(
+            RejectionCode.REVOCATION_UNKNOWN, detail=f"CRL lookup failed: {type(exc).__name__}"
+        ) from exc
 
 
 def _check_jpki_profile(signer_der: bytes, path: ValidationPath) -> str:
