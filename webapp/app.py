@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib
 import pkgutil
 from collections.abc import AsyncIterator
@@ -14,10 +13,12 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 import webapp
+from webapp import gc_pacing
 from webapp.card_signing import api as card_api
 from webapp.card_signing import bridge_socket
 from webapp.card_signing import pages as card_pages
 from webapp.errors import install_error_handlers
+from webapp.gc_pacing import YoungCollections
 from webapp.http_security import SecurityHeadersMiddleware
 from webapp.log_redaction import install_log_redaction
 from webapp.mail.messages import MailMessage
@@ -49,22 +50,6 @@ open their link with `POST /api/v1/r/{token}/open` and send the returned session
 `Authorization: Bearer <session_token>`. Errors are `{"error": {"code", "message", ...}}`
 with the message in Japanese and English.
 """
-
-
-GC_THRESHOLDS = (20_000, 10, 10)
-
-
-def settle_garbage_collector() -> None:
-    """Keep full garbage collections from pausing the event loop for half a second.
-
-    With a thousand open websockets and status feeds, Python's default thresholds ran a
-    full collection of some 700,000 objects every 20 s or so, on the event loop (measured
-    in `benchmarks/card_sessions_load.py`: p99 335 ms -> 16 ms at 200 frames/s). What was
-    loaded at start moves to the permanent generation; young collections run less often.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def prepare_for_requests(app: FastAPI) -> None:
@@ -109,11 +94,16 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
             app.state.runtime = runtime
             app.state.context = runtime.context
             await off_loop(prepare_for_requests, app)
+            young = YoungCollections()
             if settle_gc:
-                settle_garbage_collector()
+                gc_pacing.settle()
+                young.start()
             runtime.watchdog.start()  # from here on, every loop step counts
-            async with app.state.rate_limits.recording(runtime.context):  # issue 10
-                yield
+            try:
+                async with app.state.rate_limits.recording(runtime.context):  # issue 10
+                    yield
+            finally:
+                await young.stop()
 
     app = FastAPI(
         title="mynasign", version="1", description=API_DESCRIPTION, lifespan=lifespan,

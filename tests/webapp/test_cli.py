@@ -13,8 +13,8 @@ from cryptography import x509
 
 from jpkisim.pki import TestPki
 from jpkisim.state import CardState
-from webapp.app import GC_THRESHOLDS, settle_garbage_collector
 from webapp.cli import DEMO_EMAIL, card_instructions, demo_sender, main
+from webapp.gc_pacing import GC_THRESHOLDS, settle
 from webapp.settings import load_settings
 
 
@@ -60,7 +60,7 @@ def test_the_server_settles_the_garbage_collector() -> None:
     """Full collections over a thousand connections paused the event loop (see benchmarks)."""
     before = gc.get_threshold()
     try:
-        settle_garbage_collector()
+        settle()
         assert gc.get_threshold() == GC_THRESHOLDS
         assert gc.get_freeze_count() > 0
     finally:
