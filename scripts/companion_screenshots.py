@@ -142,7 +142,7 @@ class DevService:
     def __init__(self, data_dir: Path) -> None:
         import uvicorn  # noqa: PLC0415 - the server extra, only for screenshots
 
-        from tests.webapp.pages.live import _Server  # noqa: PLC0415
+        from tests.webapp.pages.live import StartupServer  # noqa: PLC0415
         from webapp.app import create_app  # noqa: PLC0415
         from webapp.settings import load_settings  # noqa: PLC0415
 
@@ -155,7 +155,7 @@ class DevService:
         )  # fmt: skip
         self.app = create_app(settings)
         config = uvicorn.Config(self.app, log_level="warning")
-        self.server = _Server(config)
+        self.server = StartupServer(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [listener]}, daemon=True
         )

@@ -13,13 +13,13 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 import webapp
-from webapp import gc_pacing
+from webapp import interpreter
 from webapp.card_signing import api as card_api
 from webapp.card_signing import bridge_socket
 from webapp.card_signing import pages as card_pages
 from webapp.errors import install_error_handlers
-from webapp.gc_pacing import YoungCollections
 from webapp.http_security import SecurityHeadersMiddleware
+from webapp.interpreter import YoungCollections
 from webapp.log_redaction import install_log_redaction
 from webapp.mail.messages import MailMessage
 from webapp.mail.smtp import SmtpConfig, build_email
@@ -96,7 +96,7 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
             await off_loop(prepare_for_requests, app)
             young = YoungCollections()
             if settle_gc:
-                gc_pacing.settle()
+                interpreter.settle()
                 young.start()
             runtime.watchdog.start()  # from here on, every loop step counts
             try:

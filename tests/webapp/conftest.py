@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfWriter
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from jpkisim.pki import TestPki
 from webapp.app import create_app
@@ -167,3 +168,25 @@ def with_sender(client: TestClient) -> Service:
         issued = create_api_token(db, user, "tests")
         db.commit()
     return Service(client, context, user, issued.token)
+
+
+@contextlib.contextmanager
+def writer_turn_held(context: ServiceContext) -> Iterator[threading.Thread]:
+    """Another thread holds a write transaction (on SQLite: the one writer's turn) while
+    the block runs; the block gets that thread, to check it still holds it."""
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with context.sessions.begin() as db:  # SQLite: BEGIN IMMEDIATE, the turn
+            db.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(timeout=30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(timeout=10)
+        yield thread
+    finally:
+        release.set()
+        thread.join(timeout=10)

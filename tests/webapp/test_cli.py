@@ -14,7 +14,7 @@ from cryptography import x509
 from jpkisim.pki import TestPki
 from jpkisim.state import CardState
 from webapp.cli import DEMO_EMAIL, card_instructions, demo_sender, main
-from webapp.gc_pacing import GC_THRESHOLDS, settle
+from webapp.interpreter import GC_THRESHOLDS, SWITCH_INTERVAL_SECONDS, settle
 from webapp.settings import load_settings
 
 
@@ -58,11 +58,13 @@ def test_the_printed_card_commands_make_a_card_the_service_trusts(tmp_path: Path
 
 def test_the_server_settles_the_garbage_collector() -> None:
     """Full collections over a thousand connections paused the event loop (see benchmarks)."""
-    before = gc.get_threshold()
+    before, switch = gc.get_threshold(), sys.getswitchinterval()
     try:
         settle()
         assert gc.get_threshold() == GC_THRESHOLDS
         assert gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_SECONDS
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+        sys.setswitchinterval(switch)

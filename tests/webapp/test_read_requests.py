@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import threading
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from tests.webapp.conftest import Service
+from tests.webapp.conftest import Service, writer_turn_held
 from webapp.db.models import ApiToken
 from webapp.services.accounts import API_TOKEN_USE_RESOLUTION
 
@@ -33,24 +32,10 @@ def test_a_token_s_use_is_recorded_once_a_minute(service: Service) -> None:
 
 def test_the_document_list_answers_while_a_writer_holds_the_turn(service: Service) -> None:
     assert service.client.get("/api/v1/documents", headers=service.auth).status_code == 200
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with service.context.sessions.begin() as db:  # SQLite: BEGIN IMMEDIATE, the turn
-            db.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(timeout=30)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert holding.wait(timeout=10)
+    with writer_turn_held(service.context) as writer:
         listed = service.client.get("/api/v1/documents?limit=1", headers=service.auth)
         exported = service.client.get("/api/v1/documents.csv", headers=service.auth)
-        assert thread.is_alive()  # the writer still held its turn while both answered
-    finally:
-        release.set()
-        thread.join(timeout=10)
+        assert writer.is_alive()  # the writer still held its turn while both answered
     assert listed.status_code == 200, listed.text
     assert listed.json()["total"] == 0
     assert exported.status_code == 200, exported.text

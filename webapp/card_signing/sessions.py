@@ -72,6 +72,45 @@ END_STATES = (
     CardSessionState.EXPIRED,
     CardSessionState.CANCELLED,
 )
+
+_S = CardSessionState
+TRANSITIONS: dict[CardSessionState, frozenset[CardSessionState]] = {
+    _S.CREATED: frozenset({_S.CLAIMED, _S.REJECTED, _S.CANCELLED, _S.EXPIRED}),
+    _S.CLAIMED: frozenset({_S.SIGNING, _S.REJECTED, _S.CANCELLED, _S.EXPIRED}),
+    # SIGNING -> SIGNING: a bridge that reconnected sends its signature again
+    _S.SIGNING: frozenset({_S.SIGNING, _S.COMPLETED, _S.REJECTED, _S.CANCELLED, _S.EXPIRED}),
+    # a verdict reached after the session ran out is still recorded, as a rejection
+    _S.EXPIRED: frozenset({_S.REJECTED}),
+    _S.CANCELLED: frozenset({_S.REJECTED}),
+    _S.REJECTED: frozenset(),
+    _S.COMPLETED: frozenset(),
+}
+"""The card session's state machine: every state it may move to from each state. Every
+change of state goes through `_move`."""
+
+
+class InvalidTransitionError(RuntimeError):
+    """A change of state the machine does not have: a defect, never the user's doing."""
+
+
+def _move(
+    session: CardSession,
+    to: CardSessionState,
+    now: datetime.datetime,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Move the session to `to` (the one place a session's state changes): an end state
+    records when it ended and, given, why."""
+    if to not in TRANSITIONS[session.state]:
+        raise InvalidTransitionError(f"card session {session.id}: {session.state} -> {to}")
+    session.state = to
+    if to in END_STATES:
+        session.finished_at = now
+    if reason is not None:
+        session.reject_reason = reason
+
+
 BRIDGE = Audit(ActorKind.BRIDGE, "bridge")
 _ASKING_AGAIN = (Stage.WAITING_FOR_PASSWORD, Stage.WAITING_FOR_CARD, Stage.CARD_PRESENT)
 """Stages after a card error at which the page keeps showing that error."""
@@ -213,9 +252,7 @@ def _cancel_open(db: Session, recipient: Recipient, reason: str, now: datetime.d
             CardSession.recipient_id == recipient.id, CardSession.state.in_(OPEN_STATES)
         )
     ):
-        old.state = CardSessionState.CANCELLED
-        old.reject_reason = reason
-        old.finished_at = now
+        _move(old, CardSessionState.CANCELLED, now, reason=reason)
         count += 1
     return count
 
@@ -293,14 +330,11 @@ def expire_if_due(ctx: ServiceContext, db: Session, session: CardSession) -> boo
     if session.state not in OPEN_STATES:
         return False
     if session.recipient.document.status is not DocumentStatus.SENT:
-        session.state = CardSessionState.CANCELLED
-        session.reject_reason = "document_closed"
-        session.finished_at = ctx.now()
+        _move(session, CardSessionState.CANCELLED, ctx.now(), reason="document_closed")
         return True
     grace = SIGNING_GRACE if session.state is CardSessionState.SIGNING else datetime.timedelta()
     if session.expires_at + grace <= ctx.now():
-        session.state = CardSessionState.EXPIRED
-        session.finished_at = ctx.now()
+        _move(session, CardSessionState.EXPIRED, ctx.now())
         return True
     return False
 
@@ -336,7 +370,7 @@ def claim(
         if session.state is not CardSessionState.CREATED:
             raise ClaimRefused("already_claimed", "this QR code has been used by another device")
         key = new_token()
-        session.state = CardSessionState.CLAIMED
+        _move(session, CardSessionState.CLAIMED, ctx.now())
         session.claim_key_hash = token_hash(key)
         session.claimed_at = ctx.now()
         session.bridge_order = order.value
@@ -521,9 +555,7 @@ def record_bridge_cancel(ctx: ServiceContext, session_id: str, reason: str) -> N
     with _session_row(ctx, session_id) as (db, session):
         if session.state not in OPEN_STATES:
             return
-        session.state = CardSessionState.CANCELLED
-        session.reject_reason = reason
-        session.finished_at = ctx.now()
+        _move(session, CardSessionState.CANCELLED, ctx.now(), reason=reason)
         _audit(db, session, "card_session.cancelled", reason=reason)
         db.commit()
         _publish(ctx, session)
@@ -652,7 +684,7 @@ def judge_signature(
             raise ClaimRefused("unexpected_message", "send the certificate before the signature")
         wrong_digest = digest_hex != session.prepared_digest
         if not wrong_digest and not judging_elsewhere:
-            session.state = CardSessionState.SIGNING
+            _move(session, CardSessionState.SIGNING, ctx.now())
             session.signature_sha256 = fingerprint  # this request judges it
             session.last_event = {"stage": Stage.SENDING.value}
             db.commit()
@@ -750,11 +782,9 @@ def _record_verdict(
             return Verdict.from_stored(session.result)
         if session.state is CardSessionState.COMPLETED:
             return Verdict.from_stored(Verdict(True).stored())
-        session.state = CardSessionState.REJECTED
+        _move(session, CardSessionState.REJECTED, ctx.now(), reason=verdict.reason)
         session.result = verdict.stored()
         session.signature_sha256 = fingerprint
-        session.reject_reason = verdict.reason
-        session.finished_at = ctx.now()
         _audit(db, session, "card_signature.rejected", reason=verdict.reason)
         db.commit()
         _publish(ctx, session)
@@ -832,12 +862,11 @@ def _record_signed(
         revisions.record_revision(db, document, sealed)
         now = ctx.now()
         mismatch = not same_name(accepted.signer_name, recipient.name)
-        session.state = CardSessionState.COMPLETED
+        _move(session, CardSessionState.COMPLETED, now)
         session.result = Verdict(True).stored()
         session.signature_sha256 = fingerprint
         session.signer_name = accepted.signer_name
         session.ocsp_response = accepted.ocsp_response
-        session.finished_at = now
         session.last_event = None
         recipient.status = RecipientStatus.AGREED
         recipient.agreed_at = now

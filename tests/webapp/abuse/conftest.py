@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from tests.webapp.pages.live import LiveService, _Server
+from tests.webapp.pages.live import LiveService, StartupServer
 from webapp.app import create_app
 from webapp.settings import load_settings
 
@@ -23,7 +23,7 @@ StartLive = Callable[..., LiveService]
 @pytest.fixture
 def start_live(tmp_path: Path) -> Iterator[StartLive]:
     """Start the service under uvicorn (in a thread) with settings overrides; stopped after."""
-    servers: list[tuple[_Server, threading.Thread, socket.socket]] = []
+    servers: list[tuple[StartupServer, threading.Thread, socket.socket]] = []
 
     def start(**overrides: Any) -> LiveService:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -35,7 +35,9 @@ def start_live(tmp_path: Path) -> Iterator[StartLive]:
             **overrides,
         )  # fmt: skip
         app = create_app(settings)
-        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        server = StartupServer(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
         thread.start()
         servers.append((server, thread, listener))

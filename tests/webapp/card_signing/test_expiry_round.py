@@ -8,12 +8,11 @@ must remove the prepared revisions of ended sessions.
 from __future__ import annotations
 
 import datetime
-import threading
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from tests.webapp.concurrency.test_exactly_once import audit_count, sent_to_card_party
-from tests.webapp.conftest import Service
+from tests.webapp.conftest import Service, writer_turn_held
 from webapp.card_signing import sessions as card_sessions
 from webapp.db.models import CardSession, CardSessionState
 
@@ -38,23 +37,9 @@ def card_session(service: Service, session_id: str) -> CardSession:
 def test_a_round_with_nothing_due_does_not_wait_for_the_writer(service: Service) -> None:
     _, token, session = sent_to_card_party(service)
     session_id = start_session(service, token, session)
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with service.context.sessions.begin() as db:  # SQLite: the one writer's turn
-            db.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(timeout=30)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert holding.wait(timeout=10)
+    with writer_turn_held(service.context) as writer:
         assert card_sessions.expire_due(service.context) == 0  # would wait, then 503, if it wrote
-        assert thread.is_alive()
-    finally:
-        release.set()
-        thread.join(timeout=10)
+        assert writer.is_alive()
     assert card_session(service, session_id).state is CardSessionState.CREATED
 
 

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
+from tests.webapp.pages.live import StartupServer
 from webapp.card_signing.feed import EventStreamResponse, event_stream
 
 WAIT_SECONDS = 10.0
@@ -50,24 +51,12 @@ class _Feeds:
         return Starlette(routes=[Route("/forever", forever), Route("/short", short)])
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.startup_done = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.startup_done.set()
-
-
 @contextmanager
 def served(app: Starlette) -> Iterator[int]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
-    server = _Server(uvicorn.Config(app, log_level="error"))
+    server = StartupServer(uvicorn.Config(app, log_level="error"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

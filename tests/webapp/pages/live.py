@@ -38,7 +38,7 @@ EXPECT_TIMEOUT_MS = 30_000
 _LINK = re.compile(r"https?://[^\s]+/r/[A-Za-z0-9_-]{40,}")
 
 
-class _Server(uvicorn.Server):
+class StartupServer(uvicorn.Server):
     """A uvicorn server that says when it has started (or given up starting)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -90,7 +90,7 @@ def serving(data_dir: Path, **overrides: Any) -> Iterator[LiveService]:
         environment="development", data_dir=data_dir, base_url=url, **overrides
     )
     app = create_app(settings)
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = StartupServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

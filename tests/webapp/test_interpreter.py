@@ -1,12 +1,13 @@
-"""Young collections on a timer keep the young generation small when the collector's own
-count stays low (new objects replacing freed old ones, as with thousands of open feeds)."""
+"""The server's interpreter: young collections on a timer keep the young generation small
+when the collector's own count stays low (new objects replacing freed old ones, as with
+thousands of open feeds)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 
-from webapp.gc_pacing import YoungCollections
+from webapp.interpreter import YoungCollections
 
 REPLACED = 30_000
 
