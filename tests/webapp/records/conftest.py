@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jpkisim.pki import IssuedCard, TestPki
+from tests.webapp.card_signing import conftest as card_signing_fixtures
 from tests.webapp.card_signing.conftest import (
     PARTY_NAME,
     bridge_path,
@@ -23,6 +24,12 @@ from tests.webapp.card_signing.conftest import (
 from tests.webapp.conftest import Service
 from tests.webapp.pages.conftest import sender  # noqa: F401 - a fixture of the tests here
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
+
+# The card signing tests' service: a copy per test of their prepared data directory, whose
+# PKI issued the party's card (so the service trusts it).
+prepared_card_signing = card_signing_fixtures.prepared_card_signing
+settings = card_signing_fixtures.settings
+service = card_signing_fixtures.service
 
 TITLE = "業務委託契約書（記録テスト）"
 FIRST = "甲 一郎"
