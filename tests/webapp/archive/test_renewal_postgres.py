@@ -11,35 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from jpkisim.pki import TestPki
-from tests.webapp.conftest import Service, with_sender
-from tests.webapp.db.databases import PostgresDatabases, postgres_admin_url
+from tests.webapp.concurrency import conftest as concurrency_fixtures
+from tests.webapp.conftest import Service
+from tests.webapp.db import conftest as db_fixtures
 from tests.webapp.verification.flow import completed_document
-from webapp.app import create_app
 from webapp.archive import RENEWED_ACTION, RenewalReport, renew_due
 from webapp.db.models import ArchiveState, AuditEvent, DocumentRevision
-from webapp.settings import load_settings
 
-
-@pytest.fixture
-def postgres_service(tmp_path: Path) -> Iterator[Service]:
-    databases = PostgresDatabases(postgres_admin_url())
-    try:
-        url = databases.create(migrated=True)
-        settings = load_settings(
-            environment="development", data_dir=tmp_path / "var", database_url=url
-        )
-        with TestClient(create_app(settings)) as client:
-            yield with_sender(client)
-    finally:
-        databases.close()
+# The service on a PostgreSQL database of its own (the concurrency tests' fixture).
+postgres_databases = db_fixtures.postgres_databases
+pg_service = concurrency_fixtures.pg_service
 
 
 async def _rounds(service: Service, count: int) -> list[RenewalReport]:
@@ -48,16 +34,16 @@ async def _rounds(service: Service, count: int) -> list[RenewalReport]:
     )
 
 
-def test_racing_rounds_renew_once(postgres_service: Service) -> None:
-    pki = TestPki.load(Path(postgres_service.context.settings.data_dir) / "pki")
+def test_racing_rounds_renew_once(pg_service: Service) -> None:
+    pki = TestPki.load(Path(pg_service.context.settings.data_dir) / "pki")
     pki.reissue_tsa(lifetime=datetime.timedelta(days=730))
-    document_id, _sent, _final = completed_document(postgres_service)
+    document_id, _sent, _final = completed_document(pg_service)
     pki.reissue_tsa()
-    reports = asyncio.run(_rounds(postgres_service, 3))
+    reports = asyncio.run(_rounds(pg_service, 3))
     renewed = [d for report in reports for d in report.renewed]
     assert renewed == [document_id]
     assert not any(report.failed for report in reports)
-    with postgres_service.context.sessions() as db:
+    with pg_service.context.sessions() as db:
         events = db.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == RENEWED_ACTION)
         )

@@ -4,42 +4,28 @@ audit chain's lock: READ COMMITTED alone would let each request miss the others'
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.webapp.conftest import Service, with_sender
-from tests.webapp.db.databases import PostgresDatabases, postgres_admin_url
+from tests.webapp.concurrency import conftest as concurrency_fixtures
+from tests.webapp.conftest import Service
+from tests.webapp.db import conftest as db_fixtures
 from tests.webapp.page_images.test_page_images import pdf_with_attachment, upload
 from tests.webapp.pages.conftest import party
 from tests.webapp.verification.flow import send_to_one_party
-from webapp.app import create_app
 from webapp.audit import access, verify_chain
 from webapp.db.models import AuditEvent
-from webapp.settings import load_settings
 
 FETCHES = 8
 
 
-@pytest.fixture
-def postgres_service(tmp_path: Path) -> Iterator[Service]:
-    databases = PostgresDatabases(postgres_admin_url())
-    try:
-        url = databases.create(migrated=True)
-        settings = load_settings(
-            environment="development", data_dir=tmp_path / "var", database_url=url
-        )
-        with TestClient(create_app(settings)) as client:
-            yield with_sender(client)
-    finally:
-        databases.close()
+# The service on a PostgreSQL database of its own (the concurrency tests' fixture).
+postgres_databases = db_fixtures.postgres_databases
+pg_service = concurrency_fixtures.pg_service
 
 
-def test_images_fetched_at_once_record_one_viewing(postgres_service: Service) -> None:
-    service = postgres_service
+def test_images_fetched_at_once_record_one_viewing(pg_service: Service) -> None:
+    service = pg_service
     document_id = upload(service, pdf_with_attachment(2))
     send_to_one_party(service, document_id)
     person = party(service, "hanako@example.jp")

@@ -8,6 +8,8 @@ DSS fails it.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import io
 import re
 import subprocess
 from collections.abc import Sequence
@@ -27,6 +29,7 @@ from pyhanko.sign.validation.policy_decl import (
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
     RevocationCheckingPolicy,
@@ -52,8 +55,12 @@ def basic_statuses(path: Path, roots: Sequence[bytes]) -> dict[str, PdfSignature
     return asyncio.run(validate())
 
 
-def lta_results(path: Path, roots: Sequence[bytes]) -> dict[str, AdESLTAValidationResult]:
-    """AdES validation at LTA level of every regular signature, offline, by field name."""
+def lta_results(
+    source: Path | bytes, roots: Sequence[bytes], when: datetime.datetime | None = None
+) -> dict[str, AdESLTAValidationResult]:
+    """AdES validation at LTA level of every regular signature, offline, by field name: from
+    the document alone (revocation checked where a certificate declares it, answers only
+    from the DSS), now or as of `when`."""
     declared = RevocationCheckingPolicy(
         ee_certificate_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
         intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
@@ -71,14 +78,21 @@ def lta_results(path: Path, roots: Sequence[bytes]) -> dict[str, AdESLTAValidati
             ),
         )
     )
+    timing = (
+        None
+        if when is None
+        else ValidationTimingInfo(
+            validation_time=when, best_signature_time=when, point_in_time_validation=False
+        )
+    )
+    data = source if isinstance(source, bytes) else source.read_bytes()
 
     async def validate() -> dict[str, AdESLTAValidationResult]:
-        with path.open("rb") as stream:
-            reader = PdfFileReader(stream)
-            return {
-                signature.field_name: await ades_lta_validation(signature, spec)
-                for signature in reader.embedded_regular_signatures
-            }
+        reader = PdfFileReader(io.BytesIO(data))
+        return {
+            signature.field_name: await ades_lta_validation(signature, spec, timing)
+            for signature in reader.embedded_regular_signatures
+        }
 
     return asyncio.run(validate())
 
