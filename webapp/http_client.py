@@ -50,6 +50,9 @@ MAX_CONNECTIONS_PER_HOST = 32
 MAX_TIMESTAMP_BYTES = 1024 * 1024
 READ_CHUNK = 16 * 1024
 USER_AGENT = "mynasign"
+CONNECT_RETRIES = 3
+CONNECT_BACKOFF_SECONDS = 0.25
+"""urllib3's backoff: none before the first retry, then 0.25 * 2**n s (0.5 s, 1 s)."""
 
 
 class HttpFetchError(Exception):
@@ -72,10 +75,14 @@ class HttpClient:
         session = requests.Session()
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # stateless
         session.headers["User-Agent"] = USER_AGENT
-        # a kept-alive connection the server has just closed is retried once on a fresh
-        # one; timestamp, OCSP and CRL requests are safe to repeat
+        # Timestamp, OCSP and CRL requests are safe to repeat. A kept-alive connection the
+        # server has just closed is retried once on a fresh one, at once; a refused or
+        # failed connection is tried again after 0.5 s and 1 s, so a responder that fails
+        # over or restarts within that time (as a person waits with the card on the phone)
+        # does not turn into "revocation unknown, try again".
         retry = Retry(
-            total=2, connect=2, read=1, other=1, status=0,
+            total=CONNECT_RETRIES + 1, connect=CONNECT_RETRIES, read=1, other=1, status=0,
+            backoff_factor=CONNECT_BACKOFF_SECONDS, backoff_max=1.0,
             allowed_methods=frozenset({"GET", "POST"}), raise_on_status=False,
         )  # fmt: skip
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max_connections, max_retries=retry)

@@ -20,9 +20,8 @@ language (`ja`, `en`). Choices, as a localisation engineer would make them here:
   when read, and an unknown key raises `KeyError` instead of showing the key to a person.
 - **Jinja2's i18n extension** (`jinja2.ext.i18n`) gives the templates `_("key", name=...)`
   and `gettext`, through callables that take the language from the page's `lang`
-  variable, so one shared environment serves both languages; `t(...)` is the same
-  function under the name the templates have used. The callables are old-style (not
-  `newstyle`): newstyle would `%`-format and mark the text safe, where ours are
+  variable, so one shared environment serves both languages. The callables are old-style
+  (not `newstyle`): newstyle would `%`-format and mark the text safe, where ours are
   `{name}`-formatted plain text that autoescaping escapes with its parameters. Use
   `_("key", ...)` rather than `{% trans %}` blocks, whose `%(name)s` fields ours are not.
 
@@ -189,11 +188,10 @@ def template_plural_text(
 
 def install_texts(environment: Environment) -> None:
     """Give `environment` (made with `jinja2.ext.i18n`) the service's texts: `_`, `gettext`,
-    `ngettext`, and `t` and `has_text` as the templates have used them."""
+    `ngettext`, and `has_text`."""
     if "jinja2.ext.InternationalizationExtension" not in environment.extensions:
         raise ValueError("make the environment with extensions=['jinja2.ext.i18n']")
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         template_text, template_plural_text, newstyle=False
     )
-    environment.globals["t"] = template_text
     environment.globals["has_text"] = has_text

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import logging
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +19,12 @@ from pyhanko_certvalidator.authority import AuthorityWithCert
 from jpkisim.pki import IssuedCard, TestPki
 from jpkisim.pki_server import PkiServer
 from webapp.card_signing.validation import OcspRevocationChecker
-from webapp.http_client import PooledFetcherBackend, close_shared_client, shared_client
+from webapp.http_client import (
+    CONNECT_RETRIES,
+    PooledFetcherBackend,
+    close_shared_client,
+    shared_client,
+)
 from webapp.pdf.frozen_asn1 import KeepingTimeStamper
 
 COUNT = 20
@@ -90,6 +98,48 @@ def test_ocsp_checks_share_one_connection(
             == "good"
         )
     assert server.connections_accepted == 1
+
+
+class _StartOnRefusals(logging.Handler):
+    """Starts `server` when urllib3 reports its `refusals`-th refused connection."""
+
+    def __init__(self, server: PkiServer, refusals: int) -> None:
+        super().__init__(logging.WARNING)
+        self.server, self.refusals = server, refusals
+        self.seen: list[float] = []  # when each refusal was reported
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "NewConnectionError" in record.getMessage():
+            self.seen.append(time.monotonic())
+            if len(self.seen) == self.refusals:
+                self.server.start()
+
+
+def test_an_ocsp_responder_back_within_two_seconds_is_reached(
+    test_pki: TestPki, issued_card: IssuedCard
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on, until the handler starts it
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    later = PkiServer(test_pki.directory, port=port)
+    starter = _StartOnRefusals(later, refusals=CONNECT_RETRIES)
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    pool_log.addHandler(starter)
+    close_shared_client()
+    try:
+        checker = OcspRevocationChecker(f"http://127.0.0.1:{port}/ocsp")
+        card = x509.Certificate.load(issued_card.sign_cert_der)
+        issuer = AuthorityWithCert(x509.Certificate.load(test_pki.sign_root_der))
+        now = datetime.datetime.now(datetime.UTC)
+        answer = asyncio.run(checker.fetcher(now).fetch(card, issuer))
+    finally:
+        pool_log.removeHandler(starter)
+        later.stop()
+        close_shared_client()
+    assert len(starter.seen) == CONNECT_RETRIES  # refused three times, then answered
+    assert starter.seen[-1] - starter.seen[0] >= 0.5  # not at once: a pause to come back
+    status = answer.basic_ocsp_response["tbs_response_data"]["responses"][0]["cert_status"]
+    assert status.name == "good"
 
 
 def test_a_tsa_that_is_down_is_a_timestamp_error(server: PkiServer) -> None:

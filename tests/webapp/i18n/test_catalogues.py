@@ -23,7 +23,7 @@ from webapp.i18n import (
 from webapp.pages import LINK_ERRORS, templates
 
 WEBAPP = Path(i18n.__file__).parent
-TEMPLATE_FUNCTIONS = ("_", "t", "gettext", "ngettext")
+TEMPLATE_FUNCTIONS = ("_", "gettext", "ngettext")
 HEADER = (
     'msgid ""\nmsgstr ""\n"Language: {language}\\n"\n'
     '"Content-Type: text/plain; charset=utf-8\\n"\n\n'
@@ -111,7 +111,7 @@ def test_a_missing_catalogue_is_refused(tmp_path: Path) -> None:
 
 
 def template_keys() -> Iterator[tuple[str, str]]:
-    """(where, key) for each text a template names literally: `_("key")`, `t("key")`, ..."""
+    """(where, key) for each text a template names literally: `_("key")`, `ngettext(...)`"""
     for path in sorted((WEBAPP / "templates").rglob("*.html")):
         tree = templates.parse(path.read_text(encoding="utf-8"))
         for line, _function, strings in extract_from_ast(

@@ -31,15 +31,15 @@ def environment() -> Environment:
 def test_every_spelling_gives_the_text_in_the_page_language(language: str) -> None:
     index = 0 if language == "ja" else 1
     page = templates.from_string(
-        '{{ _("not_found") }}|{{ t("not_found") }}|{{ gettext("not_found") }}'
-        '|{{ t("rate_limited", retry_after=3) }}'
+        '{{ _("not_found") }}|{{ gettext("not_found") }}'
+        '|{{ _("rate_limited", retry_after=3) }}'
     ).render(lang=language)
     expected = TEXTS["not_found"][index]
-    assert page == "|".join([expected] * 3 + [TEXTS["rate_limited"][index].format(retry_after=3)])
+    assert page == "|".join([expected] * 2 + [TEXTS["rate_limited"][index].format(retry_after=3)])
 
 
 def test_texts_and_their_values_are_escaped() -> None:
-    page = templates.from_string('{{ t("cancel_confirm_text", title=title) }}')
+    page = templates.from_string('{{ _("cancel_confirm_text", title=title) }}')
     english = page.render(lang="en", title="<b>A&B</b>")
     assert "&lt;b&gt;A&amp;B&lt;/b&gt;" in english and "<b>" not in english
     assert TEXTS["cancel_confirm_text"][1].split("{")[0] in english
@@ -64,7 +64,7 @@ def test_a_text_without_a_page_language_or_key_fails_loudly() -> None:
     with pytest.raises(KeyError, match="page language"):
         templates.from_string('{{ _("not_found") }}').render(lang="fr")
     with pytest.raises(KeyError, match="no_such_text"):
-        templates.from_string('{{ t("no_such_text") }}').render(lang="ja")
+        templates.from_string('{{ _("no_such_text") }}').render(lang="ja")
 
 
 def test_the_texts_need_the_i18n_extension() -> None:
