@@ -31,8 +31,7 @@ def environment() -> Environment:
 def test_every_spelling_gives_the_text_in_the_page_language(language: str) -> None:
     index = 0 if language == "ja" else 1
     page = templates.from_string(
-        '{{ _("not_found") }}|{{ gettext("not_found") }}'
-        '|{{ _("rate_limited", retry_after=3) }}'
+        '{{ _("not_found") }}|{{ gettext("not_found") }}|{{ _("rate_limited", retry_after=3) }}'
     ).render(lang=language)
     expected = TEXTS["not_found"][index]
     assert page == "|".join([expected] * 2 + [TEXTS["rate_limited"][index].format(retry_after=3)])
