@@ -107,6 +107,9 @@ class TestPki:
             raise PkiError(f"{directory} is not a complete test PKI: missing {', '.join(missing)}")
         self._certs = {stem: load_cert(self.path(f"{stem}.crt")) for stem in CERT_STEMS}
         self._keys = {stem: load_key(self.path(f"{stem}.key")) for stem in CERT_STEMS}
+        for stem in CERT_STEMS:
+            if self._keys[stem].public_key() != self._certs[stem].public_key():
+                raise PkiError(f"{self.path(f'{stem}.key')} does not belong to {stem}.crt")
         read_base_url(directory)  # fail now if pki.json is damaged
 
     @classmethod

@@ -59,8 +59,17 @@ def load_cert(path: Path) -> x509.Certificate:
 
 
 def load_key(path: Path) -> rsa.RSAPrivateKey:
+    """An authority's key, as this PKI wrote it.
+
+    OpenSSL's RSA consistency check (primality of p and q) is skipped: it took 25-30 ms a
+    key, 15 keys each time a PKI is opened, and a service in development opens it three
+    times at start. These are the PKI's own test keys; `TestPki` checks that each one
+    belongs to its certificate instead, which is what a damaged or swapped file breaks.
+    """
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError) as exc:
         raise PkiError(f"{path} is not an unencrypted PEM private key: {exc}") from exc
     if not isinstance(key, rsa.RSAPrivateKey):

@@ -125,6 +125,10 @@ def test_load_names_damaged_files(pki: TestPki, tmp_path: Path) -> None:
     (copy / "index.json").write_text("{")
     with pytest.raises(PkiError, match=r"index\.json is damaged"):
         TestPki.load(copy).records()
+    copy = _copy(pki, tmp_path / "third")
+    (copy / "ocsp.key").write_bytes((copy / "tsa.key").read_bytes())  # a swapped key file
+    with pytest.raises(PkiError, match=r"ocsp\.key does not belong to ocsp\.crt"):
+        TestPki.load(copy)
 
 
 # -- the authorities -----------------------------------------------------------------------

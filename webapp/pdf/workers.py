@@ -33,6 +33,7 @@ from webapp.card_signing.embedding import (
     prepare_card_signature,
 )
 from webapp.offload import in_private_loop, run_pdf_step
+from webapp.pdf.lifetime import end_with_parent
 from webapp.pdf.seal import Sealer
 from webapp.pdf.seal_keys import SealKey, seal_signer_from_files, seal_signer_from_pkcs11
 from webapp.pdf.stamp import stamp_document_id
@@ -165,7 +166,8 @@ def _shared_pool(processes: int) -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_yield_to_the_server,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
             atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
         return _pool
@@ -180,8 +182,9 @@ the cores to the event loop (pages, feeds, bridges) first and to PDF work after.
 _sealers: dict[SealerSpec, tuple[SealKey, Sealer]] = {}
 
 
-def _yield_to_the_server() -> None:
-    os.nice(WORKER_NICENESS)
+def _start_worker(server_pid: int) -> None:
+    os.nice(WORKER_NICENESS)  # yield to the server
+    end_with_parent(server_pid)
 
 
 def _sealer_for(spec: SealerSpec) -> Sealer:
