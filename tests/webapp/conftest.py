@@ -72,16 +72,20 @@ class Service:
         return str(found[-1])
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environment="development", data_dir=tmp_path / "var")
+@dataclass(frozen=True)
+class PreparedDataDir:
+    """A development data directory made once per run, to be copied, never used itself:
+    the development PKI, the seal, a migrated database, the development secrets and a
+    sender with an API token, which take about a second to make for every test."""
+
+    path: Path
+    sender_id: str
+    token: str
 
 
 @pytest.fixture(scope="session")
-def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A development data directory made once per run, to be copied, never used itself
-    (`prepared_settings`): the development PKI, the seal, a migrated database and the
-    development secrets, which take seconds to make for every test.
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataDir:
+    """The run's `PreparedDataDir`.
 
     The PKI names a free port of its own rather than the default one, so that the services
     of the copies (one test at a time) do not meet another run's development PKI there.
@@ -92,28 +96,47 @@ def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         port = probe.getsockname()[1]
     TestPki.init(template / "pki", base_url=f"http://127.0.0.1:{port}")
     settings = load_settings(environment="development", data_dir=template)
-    with TestClient(create_app(settings)):
-        pass  # starting makes the seal, the database and the secrets, and serves the PKI
-    return template
+    with TestClient(create_app(settings)) as client:  # makes the seal, database, secrets
+        made = with_sender(client)
+    return PreparedDataDir(template, made.sender.id, made.token)
 
 
-def settings_on_copy(template: Path, tmp_path: Path) -> Settings:
+@pytest.fixture(scope="session")
+def prepared_data_dir(prepared: PreparedDataDir) -> Path:
+    """The prepared data directory (`prepared`), for fixtures that add to a copy of it."""
+    return prepared.path
+
+
+def settings_on_copy(template: Path, tmp_path: Path, **overrides: Any) -> Settings:
     """Development settings on a copy of `template` that is this test's own."""
     data_dir = tmp_path / "var"
     shutil.copytree(template, data_dir)
-    return load_settings(environment="development", data_dir=data_dir)
+    return load_settings(environment="development", data_dir=data_dir, **overrides)
 
 
 @pytest.fixture
-def prepared_settings(prepared_data_dir: Path, tmp_path: Path) -> Settings:
-    """Development settings on this test's own copy of `prepared_data_dir`."""
-    return settings_on_copy(prepared_data_dir, tmp_path)
+def settings(prepared: PreparedDataDir, tmp_path: Path) -> Settings:
+    """Development settings on this test's own copy of the prepared data directory."""
+    return settings_on_copy(prepared.path, tmp_path)
 
 
 @pytest.fixture
-def service(settings: Settings) -> Iterator[Service]:
+def service(settings: Settings, prepared: PreparedDataDir) -> Iterator[Service]:
+    """The app on `settings`, with the prepared sender and API token if its data directory
+    is a copy of the prepared one, or a new sender otherwise."""
     with TestClient(create_app(settings)) as client:
-        yield with_sender(client)
+        yield with_prepared_sender(client, prepared)
+
+
+def with_prepared_sender(client: TestClient, prepared: PreparedDataDir) -> Service:
+    """The running app with the prepared sender (its data directory is a copy of the
+    prepared one) or, on another data directory, a new one (`with_sender`)."""
+    context: ServiceContext = client.app.state.context  # type: ignore[attr-defined]
+    with context.sessions() as db:
+        sender = db.get(User, prepared.sender_id)
+    if sender is None:
+        return with_sender(client)
+    return Service(client, context, sender, prepared.token)
 
 
 @contextlib.contextmanager

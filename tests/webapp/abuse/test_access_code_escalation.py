@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.webapp.conftest import Service
+from tests.webapp.conftest import PreparedDataDir, Service, settings_on_copy
 from tests.webapp.pages.conftest import Sender, page_text, sender
 from tests.webapp.test_api_flow import add_recipient, upload
 from webapp.audit import events_for_document, verify_chain
 from webapp.db.models import AuditEvent, Recipient
 from webapp.i18n import TEXTS
 from webapp.services.recipients import lock_duration
-from webapp.settings import Settings, load_settings
+from webapp.settings import Settings
 
 __all__ = ["sender"]  # fixture
 
@@ -39,11 +39,9 @@ def _sent_with_code(service: Service) -> tuple[str, str, str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(prepared: PreparedDataDir, tmp_path: Path) -> Settings:
     """Rate limits off: they count real seconds, and are tested in `test_rate_limits`."""
-    return load_settings(
-        environment="development", data_dir=tmp_path / "var", rate_limits_enabled=False
-    )
+    return settings_on_copy(prepared.path, tmp_path, rate_limits_enabled=False)
 
 
 class Clock:

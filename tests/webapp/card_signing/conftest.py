@@ -14,19 +14,15 @@ from typing import Any
 
 import pytest
 from asn1crypto import cms as cms_module
-from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from card.cms import build_signed_data
 from card.token import sha256_digest_info
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
 from tests.software_token import token_of
-from tests.webapp.conftest import Service, settings_on_copy, with_sender
+from tests.webapp.conftest import Service, settings_on_copy
 from tests.webapp.test_api_flow import add_recipient, open_link, upload
-from webapp.app import create_app
-from webapp.db.models import User
-from webapp.services.context import ServiceContext
-from webapp.settings import Settings, load_settings
+from webapp.settings import Settings
 
 PARTY_NAME = "試験 花子"
 
@@ -99,12 +95,10 @@ def signature_frame(card: IssuedCard, digest_hex: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PreparedCardSigning:
-    """A data directory made once for these tests, copied for each: the development PKI,
-    the seal, the database with a sender and their API token, and the party's card."""
+    """The prepared data directory (`tests/webapp/conftest.py`) with a card of the party
+    issued by its PKI; made once for these tests, copied for each."""
 
     data_dir: Path
-    sender_id: str
-    token: str
     card: IssuedCard
 
 
@@ -115,26 +109,14 @@ def prepared_card_signing(
     data_dir = tmp_path_factory.mktemp("card-signing") / "var"
     shutil.copytree(prepared_data_dir, data_dir)
     card = TestPki.load(data_dir / "pki").issue_card(CardIdentity(name=PARTY_NAME))
-    settings = load_settings(environment="development", data_dir=data_dir)
-    with TestClient(create_app(settings)) as client:
-        service = with_sender(client)
-    return PreparedCardSigning(data_dir, service.sender.id, service.token, card)
+    return PreparedCardSigning(data_dir, card)
 
 
 @pytest.fixture
 def settings(prepared_card_signing: PreparedCardSigning, tmp_path: Path) -> Settings:
-    """Each test on its own copy of the prepared data directory."""
+    """Each test on its own copy of the prepared data directory (the `service` fixture
+    finds the prepared sender there)."""
     return settings_on_copy(prepared_card_signing.data_dir, tmp_path)
-
-
-@pytest.fixture
-def service(settings: Settings, prepared_card_signing: PreparedCardSigning) -> Iterator[Service]:
-    """The app on this test's copy, with the sender and API token made with the copy."""
-    with TestClient(create_app(settings)) as client:
-        context: ServiceContext = client.app.state.context  # type: ignore[attr-defined]
-        with context.sessions() as db:
-            sender = db.get_one(User, prepared_card_signing.sender_id)
-        yield Service(client, context, sender, prepared_card_signing.token)
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from tests.webapp.pages.conftest import page_text
 from webapp.db.engine import DatabaseBusyError
 from webapp.errors import DomainError
 from webapp.i18n import TEXTS
-from webapp.settings import Settings
 from webapp.text_input import SingleLineText
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@pytest.fixture
-def settings(prepared_settings: Settings) -> Settings:
-    return prepared_settings
 
 
 @pytest.fixture

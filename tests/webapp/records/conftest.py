@@ -29,7 +29,6 @@ from tests.webapp.test_api_flow import add_recipient, open_link, upload
 # PKI issued the party's card (so the service trusts it).
 prepared_card_signing = card_signing_fixtures.prepared_card_signing
 settings = card_signing_fixtures.settings
-service = card_signing_fixtures.service
 
 TITLE = "業務委託契約書（記録テスト）"
 FIRST = "甲 一郎"
