@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import re
 import socket
@@ -54,12 +55,29 @@ class _PkiHttpServer(ThreadingHTTPServer):
         self._pki_lock = threading.Lock()
         self.connections_accepted = 0
         """TCP connections accepted so far (a client that keeps one alive counts once)."""
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def get_request(self) -> tuple[socket.socket, object]:
         accepted = super().get_request()
         self.connections_accepted += 1  # only the serving thread accepts
+        with self._open_lock:
+            self._open.add(accepted[0])
         return accepted
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """End the kept-alive connections too: a stopped server must not go on answering
+        on them (from another directory than the server now on its port)."""
+        with self._open_lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def _stamp(self) -> tuple[int, ...]:
         names = (f"{SIGN_ROOT}.crt", "ocsp.crt", "tsa.crt", "tsa.key", "ocsp.key")
@@ -223,6 +241,7 @@ class PkiServer:
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+            httpd.close_open_connections()
         if thread is not None:
             thread.join()
 

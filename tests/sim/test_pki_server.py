@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -233,6 +234,23 @@ def test_server_lifecycle(pki: TestPki) -> None:
         assert _http(f"{url}/certs/sign-root.crt").status == 200
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/certs/sign-root.crt", timeout=5)  # noqa: S310
+
+
+def test_a_stopped_server_no_longer_answers_on_kept_alive_connections(pki: TestPki) -> None:
+    server = PkiServer(pki.directory).start()
+    parts = urllib.parse.urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.request("GET", "/certs/sign-root.crt")
+        first = connection.getresponse()
+        assert first.status == 200 and first.read() and not first.will_close
+        server.stop()  # the next server on this port may serve another directory
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+            connection.request("GET", "/certs/sign-root.crt")
+            connection.getresponse()
+    finally:
+        connection.close()
+        server.stop()
 
 
 # -- TSA -----------------------------------------------------------------------------------
