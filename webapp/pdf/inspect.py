@@ -41,10 +41,11 @@ def inspect_pdf(
     max_pages: int,
     limits: CheckLimits = DEFAULT_LIMITS,
 ) -> PdfInfo:
-    """Check `source` (seekable, read from the start) and describe it, or raise `PdfRejected`.
+    """Check `source` (read from the start) and describe it, or raise `PdfRejected`.
 
-    Blocking (up to `limits.seconds`). Codes: see `webapp.pdf.refusals.TEXTS`. The stream
-    is left at position 0.
+    Blocking (up to `limits.seconds`). Codes: see `webapp.pdf.refusals.TEXTS`. A seekable
+    stream is left at position 0; one that cannot seek (a stored revision, decrypted as
+    it is read) is read once from where it is.
     """
     try:
         streamed, result = check_in_sandbox(
@@ -55,7 +56,8 @@ def inspect_pdf(
             too_large=lambda: refusal("too_large", limit=_megabytes(max_bytes)),
         )
     finally:
-        source.seek(0)
+        if source.seekable():
+            source.seek(0)
     return PdfInfo(
         pages=result.pages,
         size=streamed.size,

@@ -33,10 +33,10 @@ from webapp.card_signing.embedding import (
     prepare_card_signature,
 )
 from webapp.offload import in_private_loop, run_pdf_step
+from webapp.pdf.id_stamp import write_document_id
 from webapp.pdf.lifetime import end_with_parent
 from webapp.pdf.seal import Sealer
 from webapp.pdf.seal_keys import SealKey, seal_signer_from_files, seal_signer_from_pkcs11
-from webapp.pdf.stamp import stamp_document_id
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,14 @@ class PdfJob(Protocol):
 
 @dataclass(frozen=True)
 class StampJob:
-    """The document ID (and its agreement certificate's ID) on page 1. The upload check
-    runs again first: a file it refuses today fails with its words (`PdfRejected`)."""
+    """The document ID (and its agreement certificate's ID) on page 1. The caller has run
+    the upload check again (`check_sendable`, in the server's own sandbox)."""
 
     document_id: str
     certificate_id: str | None = None
 
     async def run(self, sealer: Sealer, source: BinaryIO, output: BinaryIO) -> None:
-        stamp_document_id(source, output, self.document_id, self.certificate_id)
+        write_document_id(source, output, self.document_id, self.certificate_id)
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from webapp.db.models import (
     new_document_id,
 )
 from webapp.errors import ConflictError, DomainError, NotFoundError
-from webapp.pdf import PdfRejected, inspect_pdf
+from webapp.pdf import PdfRejected, check_sendable, inspect_pdf
 from webapp.pdf.workers import StampJob
 from webapp.security import hash_secret
 from webapp.services import revisions
 from webapp.services.accounts import check_email
 from webapp.services.context import ServiceContext
 from webapp.services.notify import OPEN_STATUSES, invite, notify_next_recipient
-from webapp.services.sealing import seal_step
+from webapp.services.sealing import pdf_failure, seal_step
 
 SENDING_SEAL_FIELD = "mynasign-sent"
 ACCESS_CODE_MAX_LENGTH = 64
@@ -186,6 +186,14 @@ def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit
             raise ConflictError("no_recipients")
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
+    # The upload check again, in this process's sandbox (not in a PDF worker, which would
+    # start a sandbox helper of its own): a file it refuses today fails with its words
+    # (`PdfRejected`) instead of halfway through sending.
+    try:
+        with ctx.files.open_read(revisions.data_key(ctx, document), current_blob) as stored:
+            check_sendable(stored)
+    except PdfRejected as exc:
+        raise pdf_failure(exc) from None
     certificate_id = new_certificate_id()  # issue 12: stamped now, its certificate made at the end
     stamp = StampJob(document.id, certificate_id)
     seal = seal_step(SENDING_SEAL_FIELD, f"Sent by {owner.email} for signature (mynasign)")
