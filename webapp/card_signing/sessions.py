@@ -287,16 +287,19 @@ class Announced:
 
 
 def _layout(session: CardSession) -> dict[str, Any]:
-    """The prepared revision's offsets and, once claimed, the protocol and (v2) the
-    announced certificate: kept together in the session's `byte_range` JSON."""
+    """The prepared revision's offsets (the session's `byte_range` JSON)."""
     return dict(session.byte_range or {})
 
 
+def _protocol(session: CardSession) -> int:
+    return session.protocol_version or 1
+
+
 def _announced(session: CardSession) -> Announced | None:
-    fingerprint = _layout(session).get("certificate_sha256")
+    fingerprint = session.certificate_sha256
     if fingerprint is None or session.prepared_digest is None:
         return None
-    return Announced(str(fingerprint), session.prepared_digest)
+    return Announced(fingerprint, session.prepared_digest)
 
 
 def snapshot_of(session: CardSession) -> Snapshot:
@@ -304,7 +307,7 @@ def snapshot_of(session: CardSession) -> Snapshot:
     return Snapshot(
         session.id, session.recipient_id, session.state, session.expires_at,
         signing_request(session), verdict, session.reject_reason,
-        int(_layout(session).get("protocol", 1)), _announced(session),
+        _protocol(session), _announced(session),
     )  # fmt: skip
 
 
@@ -374,7 +377,7 @@ def claim(
         session.claim_key_hash = token_hash(key)
         session.claimed_at = ctx.now()
         session.bridge_order = order.value
-        session.byte_range = {**_layout(session), "protocol": protocol_version}
+        session.protocol_version = protocol_version
         _audit(db, session, "card_session.claimed", order=order.value, protocol=protocol_version)
         db.commit()
         _publish(ctx, session)
@@ -464,11 +467,9 @@ def announce_certificate(
             return early
         if session.prepared_blob_name != prepared_blob:
             return _refusal("session_ended")
-        layout = _layout(session)
-        session.byte_range = {
-            **layout, "certificate_sha256": fingerprint, "certificate_name": name,
-            "certificates": int(layout.get("certificates", 0)) + 1,
-        }  # fmt: skip
+        session.certificate_sha256 = fingerprint
+        session.certificate_name = name
+        session.certificates_announced += 1
         session.prepared_digest = digest
         _audit(db, session, "card_session.certificate", certificate_sha256=fingerprint)
         db.commit()
@@ -480,7 +481,7 @@ def _announce_state(session: CardSession, fingerprint: str) -> Announced | Verdi
     or None (go on). Raises `ClaimRefused` when no certificate is expected."""
     if session.result is not None:
         return Verdict.from_stored(session.result)
-    if int(_layout(session).get("protocol", 1)) < 2:
+    if _protocol(session) < 2:
         raise ClaimRefused("unexpected_message", "certificate is a v2 message")
     if session.state is CardSessionState.EXPIRED:
         return _refusal("session_expired")
@@ -491,7 +492,7 @@ def _announce_state(session: CardSession, fingerprint: str) -> Announced | Verdi
     announced = _announced(session)
     if announced is not None and announced.certificate_sha256 == fingerprint:
         return announced
-    if int(_layout(session).get("certificates", 0)) >= MAX_CERTIFICATES:
+    if session.certificates_announced >= MAX_CERTIFICATES:
         raise ClaimRefused("unexpected_message", "too many different certificates")
     return None
 
@@ -678,9 +679,8 @@ def judge_signature(
             return _refusal("session_expired")
         elif session.state not in (CardSessionState.CLAIMED, CardSessionState.SIGNING):
             return _refusal("session_ended")
-        layout = _layout(session)
-        announced_certificate = layout.get("certificate_sha256")
-        if layout.get("protocol", 1) >= 2 and announced_certificate is None:
+        announced_certificate = session.certificate_sha256
+        if _protocol(session) >= 2 and announced_certificate is None:
             raise ClaimRefused("unexpected_message", "send the certificate before the signature")
         wrong_digest = digest_hex != session.prepared_digest
         if not wrong_digest and not judging_elsewhere:
@@ -691,8 +691,8 @@ def judge_signature(
             _publish(ctx, session)
         recipient_id, document_id = session.recipient_id, session.recipient.document_id
         prepared = PreparedCardSignature.from_stored(
-            session.field_name or "", session.prepared_digest or "", layout,
-            layout.get("certificate_name"),
+            session.field_name or "", session.prepared_digest or "", _layout(session),
+            session.certificate_name,
         )  # fmt: skip
         prepared_blob, base = session.prepared_blob_name or "", session.base_revision
     if judging_elsewhere:

@@ -157,7 +157,18 @@ class CardSession(Base):
     prepared_digest: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH), default=None)
     """SHA-256 (hex) over the prepared revision's ByteRange: the CMS must sign this."""
     byte_range: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
-    """The ByteRange and the reserved region's offsets, as JSON."""
+    """The prepared revision's layout as JSON: the reserved region's and the `/Name` room's
+    offsets."""
+    protocol_version: Mapped[int | None] = mapped_column(Integer(), default=None)
+    """The bridge protocol version agreed at the claim (1 or 2; docs/protocol.md)."""
+    certificate_sha256: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH), default=None)
+    """v2: SHA-256 of the signing certificate the bridge announced; the CMS must carry it."""
+    certificate_name: Mapped[str | None] = mapped_column(Text(), default=None)
+    """v2: the announced certificate's name, in the prepared revision's `/Name` room."""
+    certificates_announced: Mapped[int] = mapped_column(
+        Integer(), default=0, server_default=text("0")
+    )
+    """v2: how many different certificates were announced (bounded: `MAX_CERTIFICATES`)."""
     last_event: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
     """The last status frame the watching page was sent (to replay after a reconnect)."""
     tries_left: Mapped[int | None] = mapped_column(Integer(), default=None)

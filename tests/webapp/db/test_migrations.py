@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Engine, MetaData, String, Table, inspect
+from sqlalchemy import Column, Engine, MetaData, String, Table, inspect, text
+from sqlalchemy.orm import Session
 
+from tests.webapp.db.factories import add_document, add_recipient, add_user, fake_hash
 from webapp.db.engine import make_engine
 from webapp.db.migrate import current_revision, downgrade, head_revision, upgrade
-from webapp.db.models import Base
+from webapp.db.models import Base, CardSession
+from webapp.db.types import utc_now
 
 
 def schema_differences(engine: Engine, metadata: MetaData) -> list[object]:
@@ -55,3 +59,52 @@ def test_downgrade_then_upgrade_again(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)  # a second run has nothing to do
     assert current_revision(database_url) == head_revision()
+
+
+def test_0008_moves_the_protocol_and_certificate_out_of_the_layout_and_back(
+    database_url: str,
+) -> None:
+    layout = {"reserved_start": 100, "reserved_end": 9000, "name_start": 50}
+    certificate = "ab" * 32
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            recipient = add_recipient(
+                session, add_document(session, add_user(session)), require_card=True
+            )
+            card_session = CardSession(
+                recipient=recipient, token_hash=fake_hash(), expires_at=utc_now(),
+                byte_range=layout, protocol_version=2, certificate_sha256=certificate,
+                certificate_name="山田 太郎", certificates_announced=1,
+            )  # fmt: skip
+            session.add(card_session)
+            session.flush()
+            session_id = card_session.id
+    finally:
+        engine.dispose()
+
+    downgrade(database_url, "0007")  # as the sessions of a v2 bridge were kept before
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT byte_range FROM card_sessions WHERE id = :id"), {"id": session_id}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    kept = json.loads(stored) if isinstance(stored, str) else stored
+    assert kept == {
+        **layout, "protocol": 2, "certificate_sha256": certificate,
+        "certificate_name": "山田 太郎", "certificates": 1,
+    }  # fmt: skip
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            moved = session.get_one(CardSession, session_id)
+            assert moved.byte_range == layout
+            assert (moved.protocol_version, moved.certificate_sha256) == (2, certificate)
+            assert (moved.certificate_name, moved.certificates_announced) == ("山田 太郎", 1)
+    finally:
+        engine.dispose()

@@ -55,9 +55,13 @@ class LargeCrl:
 
 
 @pytest.fixture(scope="session")
-def large_crl(pytestconfig: pytest.Config) -> LargeCrl:
-    """A root and its CRL of `ENTRIES` serials (none of them the card's), cached across runs."""
-    directory = pytestconfig.cache.mkdir("jpki-large-crl")
+def large_crl(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> LargeCrl:
+    """A root and its CRL of `ENTRIES` serials (none of them the card's), cached across runs
+    (made for this run alone when pytest's cache is off: `-p no:cacheprovider`)."""
+    cache = getattr(pytestconfig, "cache", None)
+    directory = (
+        cache.mkdir("jpki-large-crl") if cache is not None else tmp_path_factory.mktemp("crl")
+    )
     key_path, cert_path, crl_path = (directory / n for n in ("root.key", "root.pem", "sign.crl"))
     now = pki_builder.utc_now()
     if crl_path.is_file() and key_path.is_file() and cert_path.is_file():
