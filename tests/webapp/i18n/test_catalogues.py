@@ -21,6 +21,8 @@ from webapp.i18n import (
     read_catalogue,
 )
 from webapp.pages import LINK_ERRORS, templates
+from webapp.pdf.refusals import CODES as REFUSAL_CODES
+from webapp.pdf.refusals import KEY_PREFIX as REFUSAL_KEY_PREFIX
 
 WEBAPP = Path(i18n.__file__).parent
 TEMPLATE_FUNCTIONS = ("_", "gettext", "ngettext")
@@ -192,10 +194,12 @@ def test_every_key_the_code_names_is_in_both_catalogues() -> None:
 
 
 def test_keys_made_from_names_are_in_both_catalogues() -> None:
-    """Keys the code composes: the link states' titles, HTTP errors, the audit actors."""
+    """Keys the code composes: the link states' titles, HTTP errors, the audit actors, the
+    PDF refusals."""
     made = [f"{state}_title" for state in LINK_ERRORS]
     made += [*HTTP_ERROR_KEYS.values(), TEXT_ERROR_CODE]
     made += [f"actor_{kind.value}" for kind in ActorKind]
+    made += [f"{REFUSAL_KEY_PREFIX}{code}" for code in REFUSAL_CODES]
     made += [
         f"{kind}_confirm_{part}"
         for kind in ("agree", "cancel")
