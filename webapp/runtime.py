@@ -41,7 +41,7 @@ from webapp.http_client import close_shared_client
 from webapp.loop_watchdog import LoopWatchdog
 from webapp.mail.outbox import AttachmentLoader, OutboxWorker
 from webapp.mail.smtp import SmtpConfig
-from webapp.offload import set_pdf_concurrency, size_thread_pool
+from webapp.offload import off_loop, set_pdf_concurrency, size_thread_pool
 from webapp.pdf import Sealer, SealKey, create_development_seal
 from webapp.pdf.dev_seal import publish_development_seal_crl
 from webapp.pdf.workers import PdfWorkers, SealerSpec, SealKeySource
@@ -84,15 +84,16 @@ def _pem_der(path: Path) -> bytes:
 
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open database, files, seal key, TSA (the dev PKI's in development) and mail."""
+    """Open database, files, seal key, TSA (the dev PKI's in development) and mail.
+
+    The blocking parts of opening and closing (migrations, key files, the development PKI,
+    joining its threads, closing the database pool) run in a worker thread, not on the
+    event loop: an instance starting or stopping beside others still answers its feeds
+    and bridges until the server closes them."""
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     url = database_url(settings)
-    if settings.is_production:
-        if current_revision(url) != head_revision():
-            raise ConfigurationError(["the database is not up to date: run `mynasign db upgrade`"])
-    else:
-        upgrade(url)
+    await off_loop(_migrated, settings, url)
     engine = make_engine(
         url,
         pool_size=settings.database_pool_size,
@@ -101,12 +102,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     size_thread_pool(settings.worker_threads)
     set_pdf_concurrency(settings.pdf_concurrency)
     trust_roots: list[bytes] = []
-    with contextlib.ExitStack() as stack:
+    stack = contextlib.ExitStack()
+    try:
         stack.callback(engine.dispose)  # last, after everything that uses it has stopped
         tsa_url, dev_pki_url, dev_sign_root = settings.tsa_url, None, None
         if tsa_url is None:
-            dev_pki_url, tsa_root, dev_sign_root = stack.enter_context(
-                _development_pki(data_dir / "pki")
+            dev_pki_url, tsa_root, dev_sign_root = await off_loop(
+                stack.enter_context, _development_pki(data_dir / "pki")
             )
             tsa_url = f"{dev_pki_url}/tsa"
             trust_roots.append(tsa_root)
@@ -116,8 +118,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             development_root_der=dev_sign_root,
         )
         trust_roots.extend(card_anchors)
-        seal_source, seal_root = _seal_key(settings, data_dir, dev_pki_url)
-        seal_key = seal_source.open()
+        seal_source, seal_root = await off_loop(_seal_key, settings, data_dir, dev_pki_url)
+        seal_key = await off_loop(seal_source.open)
         stack.callback(seal_key.close)
         if seal_root is not None:
             trust_roots.append(seal_root)
@@ -140,6 +142,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 context, engine, seal_key, outbox, dev_pki_url, trust_roots, card_anchors,
                 watchdog,
             )  # fmt: skip
+    finally:
+        await off_loop(stack.close)
+
+
+def _migrated(settings: Settings, url: str) -> None:
+    """Development: migrate the database; production: refuse one that is not up to date."""
+    if settings.is_production:
+        if current_revision(url) != head_revision():
+            raise ConfigurationError(["the database is not up to date: run `mynasign db upgrade`"])
+    else:
+        upgrade(url)
 
 
 @contextlib.asynccontextmanager
