@@ -92,6 +92,11 @@ class BridgeConnection:
         """The protocol version agreed at the claim (or the resumed claim's)."""
         self.status: CardSessionStatus | None = None
         """The session's status as this connection last knew it (for progress frames)."""
+        peer, agent = websocket.client, websocket.headers.get("user-agent")
+        self.who = dataclasses.replace(
+            service.BRIDGE, ip=peer.host if peer else None, user_agent=agent
+        )
+        """The bridge in the audit trail: its address and agent on every event it causes."""
 
     async def run(self) -> None:
         with self.context.card_events.watch(self.recipient_id) as watch:
@@ -163,7 +168,7 @@ class BridgeConnection:
                 version = min(message.protocol_version, protocol.PROTOCOL_VERSION)
                 try:
                     key, found = await off_loop(
-                        service.claim, context, session_id, message.order, version
+                        service.claim, context, session_id, message.order, version, self.who
                     )
                 except ClaimRefused as exc:
                     await self._refuse(exc.code, exc.message)
@@ -188,14 +193,16 @@ class BridgeConnection:
             case protocol.CardError():
                 self.status = await off_loop(
                     service.record_card_error, context, session_id, message.code,
-                    message.tries_left,
+                    message.tries_left, self.who,
                 )  # fmt: skip
             case protocol.Certificate():
                 await self._on_certificate(message)
             case protocol.Signature():
                 await self._on_signature(message)
             case protocol.Cancelled():
-                await off_loop(service.record_bridge_cancel, context, session_id, message.reason)
+                await off_loop(
+                    service.record_bridge_cancel, context, session_id, message.reason, self.who
+                )
                 raise _Closing
             case protocol.Error():
                 log.info("card session %s: the bridge said %s", session_id, message.code)
@@ -219,12 +226,10 @@ class BridgeConnection:
             cms_der = base64.b64decode(message.cms, validate=True)
         except (binascii.Error, ValueError):
             await self._refuse(ProtocolErrorCode.INVALID_MESSAGE, "invalid signature: check cms")
-        peer, agent = self.websocket.client, self.websocket.headers.get("user-agent")
-        who = dataclasses.replace(service.BRIDGE, ip=peer.host if peer else None, user_agent=agent)
         try:
             verdict = await off_loop(
                 service.judge_signature, self.context, self.session_id, message.digest, cms_der,
-                who,
+                self.who,
             )  # fmt: skip
         except ClaimRefused as exc:  # v2: a signature before the certificate
             await self._refuse(exc.code, exc.message)
@@ -242,7 +247,11 @@ class BridgeConnection:
             )
         try:
             answer = await off_loop(
-                service.announce_certificate, self.context, self.session_id, certificate_der
+                service.announce_certificate,
+                self.context,
+                self.session_id,
+                certificate_der,
+                self.who,
             )
         except ClaimRefused as exc:
             await self._refuse(exc.code, exc.message)

@@ -363,7 +363,11 @@ class ClaimRefused(Exception):  # noqa: N818 - a refusal, told to the bridge
 
 
 def claim(
-    ctx: ServiceContext, session_id: str, order: Order, protocol_version: int = 1
+    ctx: ServiceContext,
+    session_id: str,
+    order: Order,
+    protocol_version: int = 1,
+    who: Audit = BRIDGE,
 ) -> tuple[str, Snapshot]:
     """The first bridge's claim: a claim key for reconnecting, and the session.
 
@@ -378,7 +382,9 @@ def claim(
         session.claimed_at = ctx.now()
         session.bridge_order = order.value
         session.protocol_version = protocol_version
-        _audit(db, session, "card_session.claimed", order=order.value, protocol=protocol_version)
+        _audit(
+            db, session, "card_session.claimed", who, order=order.value, protocol=protocol_version
+        )
         db.commit()
         _publish(ctx, session)
         return key, snapshot_of(session)
@@ -428,7 +434,7 @@ def precheck_certificate(anchors: tuple[bytes, ...], certificate_der: bytes) -> 
 
 
 def announce_certificate(
-    ctx: ServiceContext, session_id: str, certificate_der: bytes
+    ctx: ServiceContext, session_id: str, certificate_der: bytes, who: Audit = BRIDGE
 ) -> Announced | Verdict:
     """v2: the certificate read after VERIFY; the digest the card must sign, or a verdict.
 
@@ -457,10 +463,10 @@ def announce_certificate(
     except CardSignatureRejected as exc:
         log.info("card session %s: certificate refused: %s %s", session_id, exc.code, exc.detail)
         verdict = Verdict(False, exc.code, exc.message_ja, exc.message_en)
-        return _record_verdict(ctx, session_id, None, verdict)
+        return _record_verdict(ctx, session_id, None, verdict, who)
     except PdfError as exc:
         verdict = Verdict(False, exc.code, exc.message_ja, exc.message_en)
-        return _record_verdict(ctx, session_id, None, verdict)
+        return _record_verdict(ctx, session_id, None, verdict, who)
     with _session_row(ctx, session_id) as (db, session):
         early = _announce_state(session, fingerprint)
         if early is not None:
@@ -471,7 +477,7 @@ def announce_certificate(
         session.certificate_name = name
         session.certificates_announced += 1
         session.prepared_digest = digest
-        _audit(db, session, "card_session.certificate", certificate_sha256=fingerprint)
+        _audit(db, session, "card_session.certificate", who, certificate_sha256=fingerprint)
         db.commit()
     return Announced(fingerprint, digest)
 
@@ -508,7 +514,11 @@ def record_progress(ctx: ServiceContext, session_id: str, stage: Stage) -> None:
 
 
 def record_card_error(
-    ctx: ServiceContext, session_id: str, code: CardErrorCode, tries_left: int | None
+    ctx: ServiceContext,
+    session_id: str,
+    code: CardErrorCode,
+    tries_left: int | None,
+    who: Audit = BRIDGE,
 ) -> CardSessionStatus | None:
     """A card problem the person at the PC must see (never a secret); the new status."""
     with _session_row(ctx, session_id) as (db, session):
@@ -517,7 +527,7 @@ def record_card_error(
         session.last_event = {"card_error": code.value, "tries_left": tries_left}
         if tries_left is not None:
             session.tries_left = tries_left
-        _audit(db, session, "card_session.card_error", code=code.value, tries_left=tries_left)
+        _audit(db, session, "card_session.card_error", who, code=code.value, tries_left=tries_left)
         db.commit()
         _publish(ctx, session)
         return status_of(session)
@@ -551,13 +561,15 @@ def store_progress(ctx: ServiceContext, session_id: str, event: dict[str, Any]) 
         db.commit()
 
 
-def record_bridge_cancel(ctx: ServiceContext, session_id: str, reason: str) -> None:
+def record_bridge_cancel(
+    ctx: ServiceContext, session_id: str, reason: str, who: Audit = BRIDGE
+) -> None:
     """The bridge gave up (the person cancelled, the card is locked, …)."""
     with _session_row(ctx, session_id) as (db, session):
         if session.state not in OPEN_STATES:
             return
         _move(session, CardSessionState.CANCELLED, ctx.now(), reason=reason)
-        _audit(db, session, "card_session.cancelled", reason=reason)
+        _audit(db, session, "card_session.cancelled", who, reason=reason)
         db.commit()
         _publish(ctx, session)
 
@@ -633,9 +645,11 @@ def _session_row(ctx: ServiceContext, session_id: str) -> Iterator[tuple[Session
         yield db, session
 
 
-def _audit(db: Session, session: CardSession, kind: str, **data: Any) -> None:
+def _audit(db: Session, session: CardSession, kind: str, who: Audit = BRIDGE, **data: Any) -> None:
+    """An audit event of the session; `who`: the bridge with its address and agent when a
+    bridge's frame caused it, else the service's bridge actor without them."""
     recipient = session.recipient
-    BRIDGE.event(
+    who.event(
         db, kind, recipient.document_id, recipient_id=recipient.id, card_session_id=session.id,
         **data,
     )  # fmt: skip
@@ -698,7 +712,7 @@ def judge_signature(
     if judging_elsewhere:
         return _wait_for_verdict(ctx, session_id)
     if wrong_digest:
-        return _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"))
+        return _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"), who)
     return _judge(
         ctx, session_id, cms_der, fingerprint, prepared, prepared_blob, base,
         document_id, recipient_id, who, announced_certificate,
@@ -740,20 +754,20 @@ def _judge(
             accepted = in_private_loop(validator.validate(cms_der, prepared.digest))
     except CardSignatureRejected as exc:
         verdict = Verdict(False, exc.code, exc.message_ja, exc.message_en)
-        return _record_verdict(ctx, session_id, fingerprint, verdict)
+        return _record_verdict(ctx, session_id, fingerprint, verdict, who)
     signed_with = hashlib.sha256(accepted.signer_certificate).hexdigest()
     if announced_certificate is not None and signed_with != announced_certificate:
         log.warning("card session %s: the CMS's certificate is not the announced one", session_id)
-        return _record_verdict(ctx, session_id, fingerprint, _refusal("certificate_mismatch"))
+        refusal = _refusal("certificate_mismatch")
+        return _record_verdict(ctx, session_id, fingerprint, refusal, who)
     try:
         _embed_and_record(
             ctx, session_id, fingerprint, accepted, cms_der, prepared, prepared_blob, base,
             document_id, recipient_id, who,
         )  # fmt: skip
     except DomainError as exc:  # the TSA is down, say: nothing recorded, sign again later
-        return _record_verdict(
-            ctx, session_id, fingerprint, Verdict(False, exc.code, exc.text("ja"), exc.text("en"))
-        )
+        verdict = Verdict(False, exc.code, exc.text("ja"), exc.text("en"))
+        return _record_verdict(ctx, session_id, fingerprint, verdict, who)
     from webapp.services.recipients import complete_if_ready  # noqa: PLC0415 - cycle
 
     try:
@@ -773,7 +787,11 @@ def _refusal(code: str) -> Verdict:
 
 
 def _record_verdict(
-    ctx: ServiceContext, session_id: str, fingerprint: str | None, verdict: Verdict
+    ctx: ServiceContext,
+    session_id: str,
+    fingerprint: str | None,
+    verdict: Verdict,
+    who: Audit = BRIDGE,
 ) -> Verdict:
     """A final rejection: the session ends; the party may start a new one. `fingerprint`:
     the CMS's SHA-256 (None: refused before any signature, at the certificate)."""
@@ -785,7 +803,7 @@ def _record_verdict(
         _move(session, CardSessionState.REJECTED, ctx.now(), reason=verdict.reason)
         session.result = verdict.stored()
         session.signature_sha256 = fingerprint
-        _audit(db, session, "card_signature.rejected", reason=verdict.reason)
+        _audit(db, session, "card_signature.rejected", who, reason=verdict.reason)
         db.commit()
         _publish(ctx, session)
     return verdict

@@ -137,6 +137,8 @@ def test_card_rows_carry_the_address_of_the_bridge_that_signed(
     signed = [e for e in events if e.action in ("recipient.card_signed", "recipient.agreed")]
     assert [e.action for e in signed] == ["recipient.card_signed", "recipient.agreed"]
     assert all(e.ip == BRIDGE_IP and e.user_agent == BRIDGE_AGENT for e in signed), signed
+    claimed = [e for e in events if e.action == "card_session.claimed"]  # the bridge's events
+    assert claimed and all(e.ip == BRIDGE_IP and e.user_agent == BRIDGE_AGENT for e in claimed)
     lines = text.splitlines()
     card_rows = [line for line in lines if "カード署名" in line and SECONDS.search(line)]
     assert len(card_rows) == 1 and BRIDGE_IP in card_rows[0], card_rows
