@@ -48,8 +48,9 @@ from jpkisim.pki import TestPki
 from jpkisim.pki_server import PkiServer
 from tests.webapp.pdf.crl_server import serving_development_crl
 from tests.webapp.pdf.pdfs import contract_pdf
-from webapp.pdf import Sealer, create_development_seal, seal_signer_from_files, stamp_document_id
+from webapp.pdf import Sealer, check_sendable, create_development_seal, seal_signer_from_files
 from webapp.pdf.frozen_asn1 import KeepingTimeStamper
+from webapp.pdf.id_stamp import write_document_id
 
 ROUNDS = 5
 PLAIN_ROUNDS = 2  # each of these takes 5 to 25 s: asn1crypto's re-encoding (frozen_asn1.py)
@@ -71,18 +72,25 @@ class Rig:
         self.sealer = Sealer(self.key.signer, tsa_url, self.roots)
 
     async def ours(self, source: Path) -> Path:
-        """The service's pipeline: four revisions, each a file."""
+        """The service's pipeline as its PDF workers run it: four revisions, each a file.
+        (The upload check that `send` runs first, in the server's sandbox, is `checked`.)"""
         work = self.directory / "ours"
         work.mkdir(exist_ok=True)
         names = [source, *(work / f"{n}.pdf" for n in range(1, 5))]
         with names[0].open("rb") as src, names[1].open("wb") as out:
-            stamp_document_id(src, out, DOCUMENT_ID)
+            write_document_id(src, out, DOCUMENT_ID)
         for n, field in ((1, "sent"), (2, "agreed-1")):
             with names[n].open("rb") as src, names[n + 1].open("w+b") as out:
                 await self.sealer.seal(src, out, field_name=field, reason="bench")
         with names[3].open("rb") as src, names[4].open("w+b") as out:
             await self.sealer.finalize(src, out)
         return names[4]
+
+    @staticmethod
+    def checked(source: Path) -> None:
+        """The upload check again, as `send` runs it before the pipeline (issue 10)."""
+        with source.open("rb") as src:
+            check_sendable(src)
 
     def plain(self, source: Path, *, fixed: bool = False) -> Path:
         """A straightforward pyHanko script doing the same steps (its synchronous API)."""
@@ -173,6 +181,10 @@ def measure(rig: Rig, label: str, source: Path) -> list[str]:
     lines.append(
         f"    ratio ours/plain {medians['ours'] / medians['plain']:.2f}, "
         f"ours/plain+fix {medians['ours'] / medians['plain+fix']:.2f} (target <= 1.2)"
+    )
+    check = statistics.median(timed(lambda: rig.checked(source)) for _ in range(ROUNDS))
+    lines.append(
+        f"    before it, send's upload check (sandboxed; plain pyHanko has none): {check:.2f} s"
     )
     return lines
 

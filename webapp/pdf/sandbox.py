@@ -7,7 +7,7 @@ runs in a child with an address-space limit (RLIMIT_AS), a CPU limit and an alar
 parent stops waiting when the wall clock runs out. Any of these ends as `pdf_too_complex`.
 The parent stays small: it streams the file to the child in chunks while it hashes it.
 
-The children are forked by a helper process (`python -m webapp.pdf.sandbox`) that imported
+The children are forked by a helper process (`serve`, in a Python of its own) that imported
 the PDF layer once and does nothing else, so a fork is safe (one thread) and fast (about
 10 ms). multiprocessing's fork server is not used: on Python 3.11 it runs the parent's
 main module again in every child. At most one check per CPU runs at a time.
@@ -139,6 +139,11 @@ def _receive_exactly(conn: socket.socket, size: int) -> bytes:
     return b"".join(parts)
 
 
+_HELPER_MAIN = "import sys; from webapp.pdf.sandbox import serve; serve(int(sys.argv[1]))"
+"""The helper's program. Not `python -m webapp.pdf.sandbox`: the package `webapp.pdf`
+imports this module, so running it as `__main__` would load it twice (and runpy warns)."""
+
+
 class _Helper:
     """The helper process that forks one child per check (started on first use)."""
 
@@ -166,7 +171,7 @@ class _Helper:
             self._control.close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one per send
         self._process = subprocess.Popen(  # noqa: S603 - our own module, same interpreter
-            [sys.executable, "-m", "webapp.pdf.sandbox", str(theirs.fileno())],
+            [sys.executable, "-c", _HELPER_MAIN, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
         )
@@ -185,7 +190,7 @@ def start_helper() -> None:
         _HELPER._running()
 
 
-def _serve(control_fd: int) -> None:
+def serve(control_fd: int) -> None:
     """The helper: fork a bounded child for each socket the server sends; end with it."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     control = socket.socket(fileno=control_fd)
@@ -237,7 +242,3 @@ def _child(conn: socket.socket, header: bytes) -> None:
             "attachments": [[item.name, item.size] for item in result.attachments],
         }
     _send_frame(conn, json.dumps(verdict).encode())
-
-
-if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
