@@ -21,8 +21,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from webapp.pdf.errors import PdfError
+from webapp.pdf.limits import DEFAULT_LIMITS, Deadline
+from webapp.pdf.structure import embedded_files
 
 WIDTH_PX = 1000
 """Sharp on a phone at 2x (390 CSS pixels) and readable on a desktop column."""
@@ -127,11 +131,15 @@ def outline(key: tuple[object, ...], data: bytes) -> Outline:
 
 
 def _attachment_names(data: bytes) -> tuple[str, ...]:
-    """The embedded files' names, read with pypdf (PDFium garbles UTF-16 names)."""
+    """The embedded files' names, read as the upload check reads them (pyHanko, bounded;
+    PDFium garbles UTF-16 names)."""
     try:
-        return tuple(PdfReader(io.BytesIO(data)).attachments)
-    except (PdfReadError, ValueError, KeyError):
+        limits = DEFAULT_LIMITS
+        reader = PdfFileReader(io.BytesIO(data), strict=True, decode_limits=limits.decode_limits())
+        found = embedded_files(reader, limits, Deadline(limits.seconds))
+    except (PdfError, PyhankoPdfError, ValueError, KeyError):
         return ()
+    return tuple(attachment.name for attachment in found)
 
 
 def cached_page(key: tuple[object, ...], number: int) -> bytes | None:
