@@ -36,7 +36,6 @@ from webapp.db.engine import (
 )
 from webapp.db.migrate import current_revision, head_revision, upgrade
 from webapp.db.models import Document, OutgoingMail
-from webapp.files import EncryptedFileStore, KeyEncryptionKey
 from webapp.http_client import close_shared_client
 from webapp.loop_watchdog import LoopWatchdog
 from webapp.mail.outbox import AttachmentLoader, OutboxWorker
@@ -49,7 +48,7 @@ from webapp.services.completion_retry import completion_retry
 from webapp.services.context import ServiceContext
 from webapp.services.periodic import shared_round
 from webapp.settings import ConfigurationError, Settings
-from webapp.storage import blob_store_for
+from webapp.storage import EncryptedFileStore, KeyEncryptionKey, blob_store_for
 
 log = logging.getLogger(__name__)
 DEV_SEAL_CRL = "seal-root.crl"

@@ -38,10 +38,10 @@ from webapp.db.models import (
     new_document_id,
 )
 from webapp.errors import NotFoundError, UnavailableError
-from webapp.files import StoredBlob
 from webapp.pdf import Sealer
 from webapp.services import revisions
 from webapp.services.context import ServiceContext
+from webapp.storage import StoredBlob
 
 CERTIFICATE_SEAL_FIELD = "mynasign-certificate"
 CERTIFICATE_SEAL_REASON = "締結証明書 / Certificate of agreement"

@@ -81,7 +81,7 @@ class Document(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     data_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary())
-    """The document's AES-256 data key, wrapped by the key-encryption key (`webapp.files`)."""
+    """The document's AES-256 data key, wrapped by the key-encryption key (`webapp.storage`)."""
     current_revision: Mapped[int] = mapped_column(Integer(), default=0)
     """`DocumentRevision.number` of the PDF as it stands (0 before the upload)."""
 

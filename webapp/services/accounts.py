@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from webapp.audit import append_event
 from webapp.db.models import ActorKind, ApiToken, User, normalize_email
 from webapp.errors import ConflictError, DomainError, RateLimitedError, UnauthorizedError
-from webapp.files import KeyEncryptionKey
 from webapp.security import (
     hash_secret,
     new_token,
@@ -22,6 +21,7 @@ from webapp.security import (
     verify_secret,
     verify_totp,
 )
+from webapp.storage import KeyEncryptionKey
 from webapp.text_input import normalized_text
 
 LOGIN_MAX_FAILURES = 5

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from webapp.card_signing.hub import CardEventHub
 from webapp.card_signing.validation import CardSignatureValidator
 from webapp.db.engine import SQLITE_DEFERRED
-from webapp.files import EncryptedFileStore, KeyEncryptionKey
 from webapp.pdf import Sealer
 from webapp.pdf.workers import PdfWorkers
 from webapp.settings import Settings
+from webapp.storage import EncryptedFileStore, KeyEncryptionKey
 
 
 def _utc_now() -> datetime.datetime:

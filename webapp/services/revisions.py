@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.db.models import Document, DocumentRevision, RevisionKind
-from webapp.files import StoredBlob
 from webapp.pdf import PdfError
 from webapp.pdf.workers import PdfJob
 from webapp.services.context import ServiceContext
 from webapp.services.sealing import pdf_failure
+from webapp.storage import StoredBlob
 
 PdfStep = PdfJob
 """A step of a new revision: a job of `webapp.pdf.workers` (stamp, seal, closing step)."""

@@ -162,7 +162,7 @@ def test_20_mb_streams_with_bounded_memory(blobs: BlobStore, data_key: bytes) ->
         tracemalloc.stop()
     assert (blob.size, blob.sha256) == (size, source.sha256.hexdigest())
     assert (sink.size, sink.sha256.hexdigest()) == (size, blob.sha256)
-    # a whole file would be 20 MiB (see test_files.py's check that the measure sees it)
+    # a whole file would be 20 MiB (see test_encryption.py's check that the measure sees it)
     limit = 10 * MB if isinstance(blobs, S3BlobStore) else 5 * MB  # one 5 MiB part + chunks
     assert written_peak < limit, f"writing peaked at {written_peak / MB:.1f} MiB"
     assert read_peak < 5 * MB, f"reading peaked at {read_peak / MB:.1f} MiB"

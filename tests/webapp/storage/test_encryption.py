@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp.files import (
+from webapp.storage import (
     HEADER_BYTES,
     TAG_BYTES,
     EncryptedFileStore,
