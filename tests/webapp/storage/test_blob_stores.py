@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.webapp.storage.conftest import stored_names
+from tests.webapp.storage.streams import HashingSink, RandomSource
 from webapp.storage import (
     BlobNotFoundError,
     BlobStore,
@@ -28,41 +29,6 @@ NAME = "ab/doc-r1-" + "0" * 32
 @pytest.fixture
 def data_key() -> bytes:
     return KeyEncryptionKey.generate().new_data_key()[0]
-
-
-class RandomSource(io.RawIOBase):
-    """`size` random bytes made as they are read; `fail_after` bytes, then an error."""
-
-    def __init__(self, size: int, fail_after: int | None = None) -> None:
-        self.remaining, self.given, self.fail_after = size, 0, fail_after
-        self.sha256 = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self.fail_after is not None and self.given >= self.fail_after:
-            raise OSError("upload interrupted")
-        piece = os.urandom(min(size, self.remaining))
-        self.remaining -= len(piece)
-        self.given += len(piece)
-        self.sha256.update(piece)
-        return piece
-
-
-class HashingSink(io.RawIOBase):
-    """Keeps the SHA-256 and size of what is written, not the bytes."""
-
-    def __init__(self) -> None:
-        self.sha256, self.size = hashlib.sha256(), 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self.sha256.update(data)
-        self.size += len(data)
-        return len(data)
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, MB + 7, PART_SIZE + 3 * MB])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.webapp.storage.streams import HashingSink, RandomSource
 from webapp.storage import (
     HEADER_BYTES,
     TAG_BYTES,
@@ -237,37 +238,6 @@ def test_a_foreign_file_is_refused(store: EncryptedFileStore, data_key: bytes) -
     (store.root / blob.blob_name).write_bytes(b"%PDF-1.7 plain text, not encrypted" * 3)
     with pytest.raises(FileIntegrityError, match="header"):
         store.open_read(data_key, blob.blob_name)
-
-
-class RandomSource(io.RawIOBase):
-    """`size` random bytes, made as they are read, with their SHA-256 kept."""
-
-    def __init__(self, size: int) -> None:
-        self.remaining, self.sha256 = size, hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        piece = os.urandom(min(size, self.remaining))
-        self.remaining -= len(piece)
-        self.sha256.update(piece)
-        return piece
-
-
-class HashingSink(io.RawIOBase):
-    """Keeps the SHA-256 and size of what is written, not the bytes."""
-
-    def __init__(self) -> None:
-        self.sha256, self.size = hashlib.sha256(), 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self.sha256.update(data)
-        self.size += len(data)
-        return len(data)
 
 
 def test_20_mb_streams_in_little_memory(tmp_path: Path, data_key: bytes) -> None:
