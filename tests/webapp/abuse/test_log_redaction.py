@@ -75,6 +75,8 @@ class DevServer:
     data_dir: Path
     lines: list[str] = field(default_factory=list)
     listening: threading.Event = field(default_factory=threading.Event)
+    ended: threading.Event = field(default_factory=threading.Event)
+    """Set once the output has been read to its end (the server and its children gone)."""
 
     def follow(self) -> None:
         assert self.process.stdout is not None
@@ -83,6 +85,7 @@ class DevServer:
             if "Uvicorn running on" in line:
                 self.listening.set()
         self.listening.set()
+        self.ended.set()
 
 
 @pytest.fixture
@@ -175,6 +178,7 @@ def test_a_full_run_with_card_signing_logs_no_credential(
 
     dev_server.process.terminate()
     dev_server.process.wait(60)
+    assert dev_server.ended.wait(30), "the server's children still hold its output"
     output = "\n".join(dev_server.lines)
     leaks = {name: value for name, value in secrets_seen.items() if value in output}
     assert not leaks, f"in the log: {sorted(leaks)}"
