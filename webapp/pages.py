@@ -108,6 +108,15 @@ async def require_csrf(request: Request) -> None:
         raise ForbiddenError("csrf_failed")
 
 
+def no_store(request: Request) -> None:
+    """Pages that show a document or a secret are kept in no cache (`webapp.http_security`)."""
+    request.state.no_store = True
+
+
+PRIVATE_PAGES = (Depends(require_csrf), Depends(no_store))
+"""The dependencies of a router of private pages: the form token on every change, no cache."""
+
+
 def _switch_url(request: Request, other: Language) -> str:
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     return f"{request.url.path}?{urlencode([*query, ('lang', other)])}"

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import qrcode  # type: ignore[import-untyped]
 import qrcode.image.svg  # type: ignore[import-untyped]
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from sqlalchemy import select
@@ -27,7 +27,7 @@ from webapp.card_signing.feed import event_stream, status_events
 from webapp.db.models import AuditEvent, DocumentStatus, Recipient
 from webapp.errors import NotFoundError
 from webapp.i18n import Language, request_language, text
-from webapp.pages import PageDb, context_of, redirect, render, require_csrf
+from webapp.pages import PRIVATE_PAGES, PageDb, context_of, redirect, render
 from webapp.rate_limits import limited
 from webapp.routers.api_recipients import RecipientWho
 from webapp.routers.pages_recipient import PartySession
@@ -51,13 +51,9 @@ FEED_TEXTS = (
 """The `card_page_*` texts the status script shows, handed over as JSON."""
 
 
-def _no_store(request: Request) -> None:
-    request.state.no_store = True
-
-
 router = APIRouter(
     tags=["pages: My Number Card"], include_in_schema=False,
-    dependencies=[Depends(require_csrf), Depends(_no_store)],
+    dependencies=[*PRIVATE_PAGES],
 )  # fmt: skip
 Checkbox = Annotated[str, Form()]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -16,21 +16,24 @@ from webapp.db.models import ApiToken, User
 from webapp.deps import client
 from webapp.errors import DomainError
 from webapp.i18n import request_language, text
-from webapp.pages import PageDb, PageSender, context_of, redirect, render, require_csrf, safe_next
+from webapp.pages import (
+    PRIVATE_PAGES,
+    PageDb,
+    PageSender,
+    context_of,
+    redirect,
+    render,
+    safe_next,
+)
 from webapp.rate_limits import limited
 from webapp.security import totp_uri
 from webapp.services import accounts
 from webapp.text_input import clean_text
 from webapp.web_session import SENDER_COOKIE, clear_sender_cookie, set_sender_cookie
 
-
-def _no_store(request: Request) -> None:
-    request.state.no_store = True
-
-
 router = APIRouter(
     tags=["pages: account"], include_in_schema=False,
-    dependencies=[Depends(require_csrf), Depends(_no_store)],
+    dependencies=[*PRIVATE_PAGES],
 )  # fmt: skip
 NOTICES = frozenset({"signed_out", "signed_out_everywhere"})
 Text = Annotated[str, Form()]

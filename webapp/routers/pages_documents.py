@@ -19,13 +19,13 @@ from webapp.db.models import Document, DocumentStatus, User
 from webapp.errors import DomainError, NotFoundError
 from webapp.i18n import request_language
 from webapp.pages import (
+    PRIVATE_PAGES,
     PageAudit,
     PageDb,
     PageSender,
     context_of,
     redirect,
     render,
-    require_csrf,
 )
 from webapp.routers import api_documents
 from webapp.search import SORT_KEYS, DocumentSearch, search_documents
@@ -33,14 +33,9 @@ from webapp.services import documents, recipients, revisions
 from webapp.services.notify import OPEN_STATUSES
 from webapp.text_input import clean_text
 
-
-def _no_store(request: Request) -> None:
-    request.state.no_store = True
-
-
 router = APIRouter(
     prefix="/documents", tags=["pages: documents"], include_in_schema=False,
-    dependencies=[Depends(require_csrf), Depends(_no_store)],
+    dependencies=[*PRIVATE_PAGES],
 )  # fmt: skip
 Text = Annotated[str, Form()]
 AMOUNT_MAX = Decimal("9999999999999999.99")

@@ -17,7 +17,7 @@ from webapp.db.models import Document, DocumentStatus, Recipient
 from webapp.errors import DomainError, GoneError, NotFoundError, UnauthorizedError
 from webapp.i18n import request_language
 from webapp.page_images import document_outline, page_png
-from webapp.pages import PageDb, context_of, redirect, render, require_csrf
+from webapp.pages import PRIVATE_PAGES, PageDb, context_of, redirect, render
 from webapp.rate_limits import limited
 from webapp.routers.api_documents import pdf_response
 from webapp.routers.api_recipients import RecipientWho
@@ -26,14 +26,9 @@ from webapp.services.notify import OPEN_STATUSES
 from webapp.text_input import clean_text
 from webapp.web_session import RECIPIENT_COOKIE, set_recipient_cookie
 
-
-def _no_store(request: Request) -> None:
-    request.state.no_store = True
-
-
 router = APIRouter(
     prefix="/r", tags=["pages: recipients"], include_in_schema=False,
-    dependencies=[Depends(require_csrf), Depends(_no_store)],
+    dependencies=[*PRIVATE_PAGES],
 )  # fmt: skip
 Text = Annotated[str, Form()]
 
