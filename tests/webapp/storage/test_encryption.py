@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp.storage.streams import HashingSink, RandomSource
 from webapp.storage import (
     HEADER_BYTES,
     TAG_BYTES,
@@ -238,26 +237,6 @@ def test_a_foreign_file_is_refused(store: EncryptedFileStore, data_key: bytes) -
     (store.root / blob.blob_name).write_bytes(b"%PDF-1.7 plain text, not encrypted" * 3)
     with pytest.raises(FileIntegrityError, match="header"):
         store.open_read(data_key, blob.blob_name)
-
-
-def test_20_mb_streams_in_little_memory(tmp_path: Path, data_key: bytes) -> None:
-    size = 20 * 1024 * 1024
-    store = EncryptedFileStore(tmp_path / "files")  # the default 1 MiB chunks
-    source, sink = RandomSource(size), HashingSink()
-    tracemalloc.start()
-    try:
-        blob = store.write(data_key, "large.pdf", source)
-        written_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.reset_peak()
-        assert store.read_to(data_key, blob.blob_name, sink) == blob
-        read_peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert (blob.size, blob.sha256) == (size, source.sha256.hexdigest())
-    assert (sink.size, sink.sha256.hexdigest()) == (size, blob.sha256)
-    limit = 5 * 1024 * 1024
-    assert written_peak < limit, f"writing peaked at {written_peak / 2**20:.1f} MiB"
-    assert read_peak < limit, f"reading peaked at {read_peak / 2**20:.1f} MiB"
 
 
 def test_the_memory_measure_would_see_a_whole_file(tmp_path: Path) -> None:
