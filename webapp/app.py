@@ -26,6 +26,7 @@ from webapp.mail.smtp import SmtpConfig, build_email
 from webapp.offload import off_loop
 from webapp.pages import install_pages
 from webapp.pdf.sandbox import start_helper as start_sandbox_helper
+from webapp.pdf.workers import stop_pdf_workers
 from webapp.rate_limits import install_rate_limits
 from webapp.routers import (
     api_documents,
@@ -81,11 +82,14 @@ def prepare_for_requests(app: FastAPI) -> None:
     start_sandbox_helper()  # the upload check's process: 1-3 s of imports, not on an upload
 
 
-def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:
     """The service for these settings; resources are opened when the app starts.
 
-    `settle_gc` (for the long-running server: `mynasign dev` and `serve`) tunes the
-    garbage collector once started; tests that start many apps in one process leave it.
+    `server_process`: the app is its process's long-running server (`mynasign dev` and
+    `serve`). It tunes the garbage collector once started, and stops the process's PDF
+    workers when it ends (here, not after `uvicorn.run`: uvicorn ends a process stopped
+    by a signal with that signal again, and nothing after it runs). Tests that start many
+    apps in one process leave both.
     """
 
     @contextlib.asynccontextmanager
@@ -95,7 +99,7 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
             app.state.context = runtime.context
             await off_loop(prepare_for_requests, app)
             young = YoungCollections()
-            if settle_gc:
+            if server_process:
                 interpreter.settle()
                 young.start()
             runtime.watchdog.start()  # from here on, every loop step counts
@@ -104,6 +108,8 @@ def create_app(settings: Settings, *, settle_gc: bool = False) -> FastAPI:
                     yield
             finally:
                 await young.stop()
+                if server_process:
+                    await off_loop(stop_pdf_workers)
 
     app = FastAPI(
         title="mynasign", version="1", description=API_DESCRIPTION, lifespan=lifespan,

@@ -91,7 +91,7 @@ def _run(settings: Settings, host: str, port: int) -> None:
 
     install_log_redaction()  # issue 10: no token or password in any log line
     uvicorn.run(
-        create_app(settings, settle_gc=True), host=host, port=port,
+        create_app(settings, server_process=True), host=host, port=port,
         proxy_headers=settings.is_production, log_config=uvicorn_log_config(),
     )  # fmt: skip
 

@@ -173,6 +173,17 @@ def _shared_pool(processes: int) -> ProcessPoolExecutor:
         return _pool
 
 
+def stop_pdf_workers() -> None:
+    """Stop this process's PDF workers, letting a running step finish (a server's last act,
+    after its requests have ended; the workers would otherwise outlive it by up to a
+    second, `webapp.pdf.lifetime`)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 # --- inside a worker process --------------------------------------------------------------
 
 WORKER_NICENESS = 10

@@ -110,6 +110,19 @@ def dev_server(tmp_path: Path) -> Iterator[DevServer]:
         follower.join(30)
 
 
+def _pdf_workers_of(pid: int) -> list[int]:
+    """The PDF worker processes among `pid`'s children (multiprocessing's spawned ones)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [
+        child for child in children
+        if b"multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]  # fmt: skip
+
+
 def _card_password() -> str:
     return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(12))
 
@@ -176,8 +189,12 @@ def test_a_full_run_with_card_signing_logs_no_credential(
         status = client.get(f"/api/v1/r/{link}/card-session", headers=party).json()
         assert status["state"] == "completed", status
 
+    workers = _pdf_workers_of(dev_server.process.pid)
+    assert workers, "the flow ran PDF steps in worker processes"
     dev_server.process.terminate()
     dev_server.process.wait(60)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not alive, f"PDF workers {alive} outlived the server it stopped"  # stopped, reaped
     assert dev_server.ended.wait(30), "the server's children still hold its output"
     output = "\n".join(dev_server.lines)
     leaks = {name: value for name, value in secrets_seen.items() if value in output}
