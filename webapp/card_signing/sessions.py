@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, select, union, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.protocol import CardErrorCode, Order, Stage
@@ -49,6 +50,7 @@ from webapp.db.models import (
     Recipient,
     RecipientStatus,
     RevisionKind,
+    RevocationList,
 )
 from webapp.errors import ConflictError, DomainError, UnavailableError
 from webapp.i18n import text
@@ -786,6 +788,21 @@ def _refusal(code: str) -> Verdict:
     return Verdict(False, code, ja, en)
 
 
+def _kept_crl(db: Session, der: bytes | None) -> str | None:
+    """Keep the CRL that judged a card (once per version, any instance may add it); its
+    SHA-256, or None when the card was judged by OCSP."""
+    if der is None:
+        return None
+    digest = hashlib.sha256(der).hexdigest()
+    if db.get(RevocationList, digest) is None:
+        try:
+            with db.begin_nested():  # another instance may be adding the same version
+                db.add(RevocationList(sha256=digest, der=der))
+        except IntegrityError:
+            pass
+    return digest
+
+
 def _record_verdict(
     ctx: ServiceContext,
     session_id: str,
@@ -885,6 +902,7 @@ def _record_signed(
         session.signature_sha256 = fingerprint
         session.signer_name = accepted.signer_name
         session.ocsp_response = accepted.ocsp_response
+        session.crl_sha256 = _kept_crl(db, accepted.crl)
         session.last_event = None
         recipient.status = RecipientStatus.AGREED
         recipient.agreed_at = now

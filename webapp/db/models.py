@@ -15,7 +15,7 @@ from webapp.db.enums import (
 )
 from webapp.db.evidence import AgreementCertificate, AuditAnchor  # issue 12: records
 from webapp.db.leases import Lease
-from webapp.db.parties import CardSession, Recipient, RecipientSession
+from webapp.db.parties import CardSession, Recipient, RecipientSession, RevocationList
 from webapp.db.records import AuditEvent, AuditLogIsAppendOnlyError, OutgoingMail
 from webapp.db.types import new_document_id, new_id, utc_now
 
@@ -39,6 +39,7 @@ __all__ = [
     "RecipientSession",
     "RecipientStatus",
     "RevisionKind",
+    "RevocationList",
     "User",
     "new_document_id",
     "new_id",

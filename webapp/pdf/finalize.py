@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from asn1crypto import ocsp, x509
+from asn1crypto import crl, ocsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
@@ -44,6 +44,7 @@ async def add_validation_data_and_document_timestamp(
     *,
     chunk_size: int,
     known_ocsp_responses: Sequence[bytes] = (),
+    known_crls: Sequence[bytes] = (),
 ) -> None:
     """Append DSS + document timestamp to `document` (readable, writable, seekable) in place.
 
@@ -51,6 +52,9 @@ async def add_validation_data_and_document_timestamp(
     names an OCSP responder or CRL must have an answer, or `ValidationDataUnavailable`.
     `known_ocsp_responses` (DER) are answers obtained earlier, such as the one that said a
     card's certificate was good when its signature was accepted: they go into the DSS too.
+    `known_crls` (DER) likewise: the CRL that let a card signature in when the service
+    checks cards against a CRL file (a JPKI certificate names sources that only the
+    operator's line reaches, so they could not be fetched here).
     """
     document.seek(0)
     writer = IncrementalPdfFileWriter(document, strict=True)
@@ -60,6 +64,7 @@ async def add_validation_data_and_document_timestamp(
         allow_fetching=True,
         revocation_mode="hard-fail",
         ocsps=[ocsp.OCSPResponse.load(der) for der in known_ocsp_responses],
+        crls=[crl.CertificateList.load(der) for der in known_crls],
         fetcher_backend=PooledFetcherBackend(FETCH_TIMEOUT_SECONDS),
     )
     paths: list[ValidationPath] = []

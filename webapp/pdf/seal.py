@@ -92,6 +92,7 @@ class Sealer:
         reason: str = FINAL_SEAL_REASON,
         location: str = "mynasign",
         known_ocsp_responses: Sequence[bytes] = (),
+        known_crls: Sequence[bytes] = (),
     ) -> None:
         """The closing step: final seal, DSS for every signature, document timestamp (B-LTA).
 
@@ -101,7 +102,9 @@ class Sealer:
         await in_worker(
             guarded(
                 output,
-                self._finalize(source, output, field_name, reason, location, known_ocsp_responses),
+                self._finalize(
+                    source, output, field_name, reason, location, known_ocsp_responses, known_crls
+                ),
             )
         )
 
@@ -132,9 +135,10 @@ class Sealer:
         reason: str,
         location: str,
         known_ocsp_responses: Sequence[bytes],
+        known_crls: Sequence[bytes],
     ) -> None:
         await self._seal(source, output, field_name, reason, location)
         await add_validation_data_and_document_timestamp(
             output, self._timestamper, self._trust_roots, DIGEST_ALGORITHM, chunk_size=IO_CHUNK,
-            known_ocsp_responses=known_ocsp_responses,
+            known_ocsp_responses=known_ocsp_responses, known_crls=known_crls,
         )  # fmt: skip

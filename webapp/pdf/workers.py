@@ -101,9 +101,13 @@ class SealJob:
 @dataclass(frozen=True)
 class FinalizeJob:
     known_ocsp_responses: tuple[bytes, ...] = ()
+    known_crls: tuple[bytes, ...] = ()
 
     async def run(self, sealer: Sealer, source: BinaryIO, output: BinaryIO) -> None:
-        await sealer.finalize(source, output, known_ocsp_responses=self.known_ocsp_responses)
+        await sealer.finalize(
+            source, output,
+            known_ocsp_responses=self.known_ocsp_responses, known_crls=self.known_crls,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from webapp.db.models import (
     RecipientSession,
     RecipientStatus,
     RevisionKind,
+    RevocationList,
 )
 from webapp.errors import (
     ConflictError,
@@ -339,10 +340,8 @@ def _complete(ctx: ServiceContext, document_id: str) -> bool:
             return False
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
-        evidence = card_ocsp_responses(db, document)
-    new = revisions.next_revision(
-        ctx, document, current_blob, RevisionKind.FINAL, [finalize_step(evidence)]
-    )
+        closing = finalize_step(card_ocsp_responses(db, document), card_crls(db, document))
+    new = revisions.next_revision(ctx, document, current_blob, RevisionKind.FINAL, [closing])
     certificate: PreparedCertificate | None = None  # issue 12: the agreement certificate
     try:
         certificate = prepare_certificate(ctx, document_id, new)
@@ -382,6 +381,26 @@ def card_ocsp_responses(db: Session, document: Document) -> list[bytes]:
         )
     )
     return [der for der in found if der]
+
+
+def card_crls(db: Session, document: Document) -> list[bytes]:
+    """The CRLs that said each card signer's certificate was good, at signing (CRL mode)."""
+    return list(
+        db.scalars(
+            select(RevocationList.der)
+            .where(
+                RevocationList.sha256.in_(
+                    select(CardSession.crl_sha256)
+                    .join(Recipient)
+                    .where(
+                        Recipient.document_id == document.id,
+                        CardSession.state == CardSessionState.COMPLETED,
+                    )
+                )
+            )
+            .order_by(RevocationList.sha256)
+        )
+    )
 
 
 def reject(ctx: ServiceContext, db: Session, recipient: Recipient, reason: str, who: Audit) -> None:

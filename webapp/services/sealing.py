@@ -15,9 +15,12 @@ def seal_step(field_name: str, reason: str) -> SealJob:
     return SealJob(field_name, reason)
 
 
-def finalize_step(known_ocsp_responses: Sequence[bytes] = ()) -> FinalizeJob:
-    """The closing step: final seal, validation data (DSS) and a document timestamp."""
-    return FinalizeJob(tuple(known_ocsp_responses))
+def finalize_step(
+    known_ocsp_responses: Sequence[bytes] = (), known_crls: Sequence[bytes] = ()
+) -> FinalizeJob:
+    """The closing step: final seal, validation data (DSS) and a document timestamp; the
+    revocation answers that let card signatures in go into the DSS."""
+    return FinalizeJob(tuple(known_ocsp_responses), tuple(known_crls))
 
 
 def sealing_failure(exc: SealingError) -> DomainError:
