@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from webapp.archive import renewal_task  # issue 12: timestamp renewal
 from webapp.audit.anchors import audit_anchoring
+from webapp.card_signing import kept_crls
 from webapp.card_signing import sessions as card_sessions
 from webapp.card_signing.hub_postgres import PostgresCardEventHub
 from webapp.card_signing.validation import (
@@ -188,6 +189,7 @@ async def _running(
             shared_round(
                 context, "card-session-expiry", card_sessions.expire_due, CARD_EXPIRY_SECONDS
             ),
+            kept_crls.pruning_task(context),  # CRL mode: versions no open document needs
         ]
         for task in background:
             task.start()

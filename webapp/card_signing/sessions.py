@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, select, union, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.protocol import CardErrorCode, Order, Stage
@@ -39,6 +38,7 @@ from webapp.card_signing.embedding import (
     PreparedCardSignature,
     byte_range_digest,
 )
+from webapp.card_signing.kept_crls import keep_crl
 from webapp.card_signing.status import CardSessionStatus, CardStatusError, known
 from webapp.card_signing.validation import CardSignatureRejected, RejectionCode
 from webapp.db.models import (
@@ -50,7 +50,6 @@ from webapp.db.models import (
     Recipient,
     RecipientStatus,
     RevisionKind,
-    RevocationList,
 )
 from webapp.errors import ConflictError, DomainError, UnavailableError
 from webapp.i18n import text
@@ -788,21 +787,6 @@ def _refusal(code: str) -> Verdict:
     return Verdict(False, code, ja, en)
 
 
-def _kept_crl(db: Session, der: bytes | None) -> str | None:
-    """Keep the CRL that judged a card (once per version, any instance may add it); its
-    SHA-256, or None when the card was judged by OCSP."""
-    if der is None:
-        return None
-    digest = hashlib.sha256(der).hexdigest()
-    if db.get(RevocationList, digest) is None:
-        try:
-            with db.begin_nested():  # another instance may be adding the same version
-                db.add(RevocationList(sha256=digest, der=der))
-        except IntegrityError:
-            pass
-    return digest
-
-
 def _record_verdict(
     ctx: ServiceContext,
     session_id: str,
@@ -902,7 +886,7 @@ def _record_signed(
         session.signature_sha256 = fingerprint
         session.signer_name = accepted.signer_name
         session.ocsp_response = accepted.ocsp_response
-        session.crl_sha256 = _kept_crl(db, accepted.crl)
+        session.crl_sha256 = keep_crl(db, accepted.crl, now)
         session.last_event = None
         recipient.status = RecipientStatus.AGREED
         recipient.agreed_at = now

@@ -186,19 +186,24 @@ class CardSession(Base):
     ocsp_response: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
     """The OCSP answer that said the card's certificate was good (for the DSS)."""
     crl_sha256: Mapped[str | None] = mapped_column(
-        String(SHA256_HEX_LENGTH), ForeignKey("revocation_lists.sha256"), default=None
+        String(SHA256_HEX_LENGTH),
+        ForeignKey("revocation_lists.sha256", ondelete="SET NULL"),
+        default=None,
     )
-    """The CRL that said so, when cards are checked against a CRL file (for the DSS)."""
+    """The CRL that said so, when cards are checked against a CRL file (for the DSS; the
+    link goes when the CRL is pruned, `webapp.card_signing.kept_crls`)."""
 
     recipient: Mapped[Recipient] = relationship(back_populates="card_sessions")
 
 
 class RevocationList(Base):
     """A CRL that let card signatures in, kept once per version (by its SHA-256) until the
-    documents are completed with it in their DSS: a JPKI CRL can be tens of megabytes."""
+    documents are completed with it in their DSS (`webapp.card_signing.kept_crls`)."""
 
     __tablename__ = "revocation_lists"
 
     sha256: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH), primary_key=True)
     der: Mapped[bytes] = mapped_column(LargeBinary())
     created_at: Mapped[datetime] = created_at_column()
+    last_used_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    """When a card signature last named it (a version in use is not pruned)."""

@@ -1,4 +1,5 @@
-"""Cards checked against a CRL file: the CRL that let the signature in goes into the DSS.
+"""Cards checked against a CRL file: the CRL that let the signature in goes into the DSS,
+and is kept until no open document needs it.
 
 A JPKI signing certificate names an OCSP responder and a CRL that only the operator's
 line reaches. Here the card's certificate names services on a port where nothing listens,
@@ -9,6 +10,7 @@ document's validation data.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.dss import DocumentSecurityStore
+from sqlalchemy import select
 
 from jpkisim.pki import CardIdentity, IssuedCard, TestPki
 from tests.webapp.card_signing.conftest import (
@@ -32,7 +35,8 @@ from tests.webapp.card_signing.conftest import (
     signature_frame,
 )
 from tests.webapp.pdf.checks import lta_results, passed
-from webapp.db.models import CardSession, RevocationList
+from webapp.card_signing.kept_crls import KEEP_UNUSED, keep_crl, prune
+from webapp.db.models import CardSession, Document, DocumentStatus, RevocationList
 from webapp.settings import Settings, load_settings
 
 
@@ -102,3 +106,45 @@ def test_the_crl_that_judged_the_card_completes_the_document_and_is_in_its_dss(
     card_field = next(name for name in results if name.startswith("mynasign-card-1-"))
     assert passed(results[card_field]), results[card_field]
     assert all(passed(result) for result in results.values()), results
+
+
+def test_kept_crls_go_once_no_open_document_needs_them_and_none_was_used_lately(
+    card_party: CardParty,
+) -> None:
+    context = card_party.service.context
+    card_party.start()
+    now = context.now()
+    old, recent = now - KEEP_UNUSED - datetime.timedelta(hours=1), now - datetime.timedelta(hours=1)
+    with context.sessions() as db, db.begin():
+        for name, used in (("needed", old), ("unused", old), ("recent", recent)):
+            db.add(RevocationList(sha256=name * 8, der=name.encode(), last_used_at=used))
+        db.flush()
+        db.query(CardSession).one().crl_sha256 = "needed" * 8  # its document is out
+    assert prune(context) == 1
+    with context.sessions() as db:
+        assert set(db.scalars(select(RevocationList.sha256))) == {"needed" * 8, "recent" * 8}
+
+    with context.sessions() as db, db.begin():  # the document is no longer out
+        db.get_one(Document, card_party.document_id).status = DocumentStatus.CANCELLED
+    assert prune(context) == 1
+    with context.sessions() as db:
+        assert set(db.scalars(select(RevocationList.sha256))) == {"recent" * 8}
+        assert db.query(CardSession).one().crl_sha256 is None  # the link went with it
+    assert prune(context) == 0
+
+
+def test_a_version_in_use_again_is_kept_and_marked_used(card_party: CardParty) -> None:
+    context = card_party.service.context
+    now = context.now()
+    with context.sessions() as db, db.begin():
+        db.add(RevocationList(sha256="a" * 64, der=b"crl", last_used_at=now - 2 * KEEP_UNUSED))
+    with context.sessions() as db, db.begin():
+        assert keep_crl(db, b"crl", now) == hashlib.sha256(b"crl").hexdigest()
+        assert keep_crl(db, None, now) is None
+    with context.sessions() as db, db.begin():
+        digest = hashlib.sha256(b"crl").hexdigest()
+        db.get_one(RevocationList, digest).last_used_at = now - 2 * KEEP_UNUSED
+        assert keep_crl(db, b"crl", now) == digest  # an old version used again
+    assert prune(context) == 1  # only the one never used again ("a" * 64)
+    with context.sessions() as db:
+        assert db.get_one(RevocationList, digest).last_used_at == now

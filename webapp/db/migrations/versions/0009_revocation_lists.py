@@ -3,7 +3,8 @@
 When cards are checked against a CRL file (`MYNASIGN_REVOCATION=<file>`), the CRL that
 said a card's certificate was good goes into the finished document's validation data,
 as the OCSP answer does in OCSP mode. Each CRL version is kept once (`revocation_lists`,
-by its SHA-256); a card session names the one it was judged with.
+by its SHA-256, with its last use for pruning); a card session names the one it was
+judged with.
 
 Revision ID: 0009
 Revises: 0008
@@ -27,6 +28,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), primary_key=True),
         sa.Column("der", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
     )
     with op.batch_alter_table("card_sessions") as batch:
         batch.add_column(sa.Column("crl_sha256", sa.String(length=64), nullable=True))
@@ -35,6 +37,7 @@ def upgrade() -> None:
             "revocation_lists",
             ["crl_sha256"],
             ["sha256"],
+            ondelete="SET NULL",
         )
 
 
