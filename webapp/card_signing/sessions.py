@@ -40,7 +40,11 @@ from webapp.card_signing.embedding import (
 )
 from webapp.card_signing.kept_crls import keep_crl
 from webapp.card_signing.status import CardSessionStatus, CardStatusError, known
-from webapp.card_signing.validation import CardSignatureRejected, RejectionCode
+from webapp.card_signing.validation import (
+    AcceptedCardSignature,
+    CardSignatureRejected,
+    RejectionCode,
+)
 from webapp.db.models import (
     ActorKind,
     CardSession,
@@ -704,20 +708,50 @@ def judge_signature(
             session.last_event = {"stage": Stage.SENDING.value}
             db.commit()
             _publish(ctx, session)
-        recipient_id, document_id = session.recipient_id, session.recipient.document_id
-        prepared = PreparedCardSignature.from_stored(
-            session.field_name or "", session.prepared_digest or "", _layout(session),
-            session.certificate_name,
-        )  # fmt: skip
-        prepared_blob, base = session.prepared_blob_name or "", session.base_revision
+        judging = _Judging(
+            session_id=session_id,
+            fingerprint=fingerprint,
+            cms_der=cms_der,
+            prepared=PreparedCardSignature.from_stored(
+                session.field_name or "",
+                session.prepared_digest or "",
+                _layout(session),
+                session.certificate_name,
+            ),
+            prepared_blob=session.prepared_blob_name or "",
+            base=session.base_revision,
+            document_id=session.recipient.document_id,
+            recipient_id=session.recipient_id,
+            who=who,
+            announced_certificate=announced_certificate,
+        )
     if judging_elsewhere:
         return _wait_for_verdict(ctx, session_id)
     if wrong_digest:
-        return _record_verdict(ctx, session_id, fingerprint, _refusal("digest_mismatch"), who)
-    return _judge(
-        ctx, session_id, cms_der, fingerprint, prepared, prepared_blob, base,
-        document_id, recipient_id, who, announced_certificate,
-    )  # fmt: skip
+        return judging.rejected(ctx, _refusal("digest_mismatch"))
+    return _judge(ctx, judging)
+
+
+@dataclass(frozen=True)
+class _Judging:
+    """One signature being judged: what it needs of its session, read under the row lock."""
+
+    session_id: str
+    fingerprint: str
+    """The CMS's SHA-256."""
+    cms_der: bytes
+    prepared: PreparedCardSignature
+    prepared_blob: str
+    base: int | None
+    """The document's revision the prepared one was made from."""
+    document_id: str
+    recipient_id: str
+    who: Audit
+    announced_certificate: str | None
+    """v2: the SHA-256 of the certificate the bridge announced."""
+
+    def rejected(self, ctx: ServiceContext, verdict: Verdict) -> Verdict:
+        return _record_verdict(ctx, self.session_id, self.fingerprint, verdict, self.who)
 
 
 def _wait_for_verdict(ctx: ServiceContext, session_id: str) -> Verdict:
@@ -734,47 +768,34 @@ def _wait_for_verdict(ctx: ServiceContext, session_id: str) -> Verdict:
     return _refusal("session_ended")
 
 
-def _judge(
-    ctx: ServiceContext,
-    session_id: str,
-    cms_der: bytes,
-    fingerprint: str,
-    prepared: PreparedCardSignature,
-    prepared_blob: str,
-    base: int | None,
-    document_id: str,
-    recipient_id: str,
-    who: Audit,
-    announced_certificate: str | None,
-) -> Verdict:
+def _judge(ctx: ServiceContext, judging: _Judging) -> Verdict:
     validator = ctx.card_validator
     if validator is None:
         raise RuntimeError("no card signature validator is configured")
     try:
         with pdf_slot():
-            accepted = in_private_loop(validator.validate(cms_der, prepared.digest))
+            accepted = in_private_loop(validator.validate(judging.cms_der, judging.prepared.digest))
     except CardSignatureRejected as exc:
-        verdict = Verdict(False, exc.code, exc.message_ja, exc.message_en)
-        return _record_verdict(ctx, session_id, fingerprint, verdict, who)
+        return judging.rejected(ctx, Verdict(False, exc.code, exc.message_ja, exc.message_en))
     signed_with = hashlib.sha256(accepted.signer_certificate).hexdigest()
-    if announced_certificate is not None and signed_with != announced_certificate:
-        log.warning("card session %s: the CMS's certificate is not the announced one", session_id)
-        refusal = _refusal("certificate_mismatch")
-        return _record_verdict(ctx, session_id, fingerprint, refusal, who)
+    announced = judging.announced_certificate
+    if announced is not None and signed_with != announced:
+        log.warning(
+            "card session %s: the CMS's certificate is not the announced one", judging.session_id
+        )
+        return judging.rejected(ctx, _refusal("certificate_mismatch"))
     try:
-        _embed_and_record(
-            ctx, session_id, fingerprint, accepted, cms_der, prepared, prepared_blob, base,
-            document_id, recipient_id, who,
-        )  # fmt: skip
+        _embed_and_record(ctx, judging, accepted)
     except DomainError as exc:  # the TSA is down, say: nothing recorded, sign again later
-        verdict = Verdict(False, exc.code, exc.text("ja"), exc.text("en"))
-        return _record_verdict(ctx, session_id, fingerprint, verdict, who)
+        return judging.rejected(ctx, Verdict(False, exc.code, exc.text("ja"), exc.text("en")))
     from webapp.services.recipients import complete_if_ready  # noqa: PLC0415 - cycle
 
     try:
-        complete_if_ready(ctx, document_id)
+        complete_if_ready(ctx, judging.document_id)
     except DomainError as exc:  # kept as agreed; completion is tried again later
-        log.warning("document %s signed by all but not completed yet: %s", document_id, exc.code)
+        log.warning(
+            "document %s signed by all but not completed yet: %s", judging.document_id, exc.code
+        )
     return Verdict(True)
 
 
@@ -811,30 +832,22 @@ def _record_verdict(
 
 
 def _embed_and_record(
-    ctx: ServiceContext,
-    session_id: str,
-    fingerprint: str,
-    accepted: Any,
-    cms_der: bytes,
-    prepared: PreparedCardSignature,
-    prepared_blob: str,
-    base: int | None,
-    document_id: str,
-    recipient_id: str,
-    who: Audit,
+    ctx: ServiceContext, judging: _Judging, accepted: AcceptedCardSignature
 ) -> None:
     """Timestamp + embed (revision n+1), the platform's seal of the event (n+2), agreed."""
+    document_id, base = judging.document_id, judging.base
     with ctx.sessions() as db:
         document = db.get_one(Document, document_id)
-        recipient = db.get_one(Recipient, recipient_id)
+        recipient = db.get_one(Recipient, judging.recipient_id)
         key = revisions.data_key(ctx, document)
         seal_reason = f"Signed with a My Number Card by {accepted.signer_name} (mynasign)"
         seal_field = f"mynasign-card-event-{recipient.position}-{recipient.id[:8]}"
     number = (base or 0) + 1
     signed_name = f"{document_id}-r{number}"
-    with revisions.decrypted_copy(ctx, document, prepared_blob) as signed:
+    with revisions.decrypted_copy(ctx, document, judging.prepared_blob) as signed:
         with revisions.scratch_file(ctx) as unused:  # the CMS goes into `signed` in place
-            revisions.run_job(ctx, EmbedCardJob(prepared, cms_der), signed, unused)
+            embed = EmbedCardJob(judging.prepared, judging.cms_der)
+            revisions.run_job(ctx, embed, signed, unused)
         signed.seek(0)
         signed_blob = ctx.files.write(key, signed_name, signed)
         card_revision = revisions.NewRevision(number, RevisionKind.CARD_SIGNATURE, signed_blob)
@@ -847,7 +860,7 @@ def _embed_and_record(
             revisions.discard(ctx, card_revision)
             raise
     try:
-        _record_signed(ctx, session_id, fingerprint, accepted, card_revision, sealed, base, who)
+        _record_signed(ctx, judging, accepted, card_revision, sealed)
     except BaseException:
         revisions.discard(ctx, card_revision)
         revisions.discard(ctx, sealed)
@@ -856,16 +869,14 @@ def _embed_and_record(
 
 def _record_signed(
     ctx: ServiceContext,
-    session_id: str,
-    fingerprint: str,
-    accepted: Any,
+    judging: _Judging,
+    accepted: AcceptedCardSignature,
     card_revision: revisions.NewRevision,
     sealed: revisions.NewRevision,
-    base: int | None,
-    who: Audit,
 ) -> None:
+    who = judging.who
     with ctx.sessions() as db, db.begin():
-        session = db.get_one(CardSession, session_id)
+        session = db.get_one(CardSession, judging.session_id)
         recipient = session.recipient
         document = db.scalar(
             select(Document).where(Document.id == recipient.document_id).with_for_update()
@@ -873,7 +884,7 @@ def _record_signed(
         assert document is not None  # noqa: S101 - the session's document
         if (
             document.status is not DocumentStatus.SENT
-            or document.current_revision != base
+            or document.current_revision != judging.base
             or session.state is not CardSessionState.SIGNING
         ):
             raise ConflictError("link_used")
@@ -883,7 +894,7 @@ def _record_signed(
         mismatch = not same_name(accepted.signer_name, recipient.name)
         _move(session, CardSessionState.COMPLETED, now)
         session.result = Verdict(True).stored()
-        session.signature_sha256 = fingerprint
+        session.signature_sha256 = judging.fingerprint
         session.signer_name = accepted.signer_name
         session.ocsp_response = accepted.ocsp_response
         session.crl_sha256 = keep_crl(db, accepted.crl, now)
