@@ -3,7 +3,8 @@
     inspect_pdf(source, max_bytes=…, max_pages=…) -> PdfInfo   or PdfRejected(code, ja, en)
         blocking (a sandboxed process, bounded): call from a worker thread; .attachments
         lists embedded files (Attachment(name, size)); codes: webapp.pdf.refusals
-    stamp_document_id(source, output, document_id)             incremental update, page 1
+    check_sendable(source) -> PdfInfo                          the upload check again, at send
+    write_document_id(source, output, document_id)             incremental update, page 1
     Sealer(signer, timestamper_url, trust_roots)
         await .seal(source, output, field_name=…, reason=…)    PAdES B-T platform seal
         await .finalize(source, output)                        final seal + DSS + doc TS
@@ -27,6 +28,7 @@ from webapp.pdf.errors import (
     TimestampUnavailable,
     ValidationDataUnavailable,
 )
+from webapp.pdf.id_stamp import write_document_id
 from webapp.pdf.inspect import Attachment, PdfInfo, check_sendable, inspect_pdf
 from webapp.pdf.seal import Sealer
 from webapp.pdf.seal_keys import (
@@ -37,7 +39,6 @@ from webapp.pdf.seal_keys import (
     seal_signer_from_files,
     seal_signer_from_pkcs11,
 )
-from webapp.pdf.stamp import stamp_document_id
 
 __all__ = [
     "Attachment",
@@ -59,5 +60,5 @@ __all__ = [
     "inspect_pdf",
     "seal_signer_from_files",
     "seal_signer_from_pkcs11",
-    "stamp_document_id",
+    "write_document_id",
 ]

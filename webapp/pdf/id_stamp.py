@@ -1,6 +1,7 @@
 """Draw the document ID small at the bottom left of page 1, as an incremental update.
 
-This is the drawing alone, on a file known to be usable: `webapp.pdf.stamp` checks first.
+This is the drawing alone, on a file known to be usable: sending runs the upload check
+again first (`check_sendable`, in the server's sandbox; `webapp.services.documents`).
 
 The original bytes are copied unchanged and the stamp is appended (a form XObject and a
 page content stream), so signatures made before or after stay valid. The text is ASCII in

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from webapp.pdf import Sealer, stamp_document_id
+from webapp.pdf import Sealer, write_document_id
 
 DOCUMENT_ID = "K7QXW2M4ZP5R3T6Y8B2C4D6F8G"
 
 
 def stamp_file(source: Path, target: Path, document_id: str = DOCUMENT_ID) -> Path:
     with source.open("rb") as stream, target.open("wb") as output:
-        stamp_document_id(stream, output, document_id)
+        write_document_id(stream, output, document_id)
     return target
 
 

@@ -13,14 +13,14 @@ from pypdf import PdfWriter
 
 from tests.webapp.pdf.checks import page_text, revisions
 from tests.webapp.pdf.pdfs import contract_pdf
-from webapp.pdf import inspect_pdf, stamp_document_id
+from webapp.pdf import inspect_pdf, write_document_id
 
 DOCUMENT_ID = "K7QXW2M4ZP5R3T6Y8B2C4D6F8G"
 
 
 def stamped(source: Path, target: Path, document_id: str = DOCUMENT_ID) -> Path:
     with source.open("rb") as stream, target.open("wb") as output:
-        stamp_document_id(stream, output, document_id)
+        write_document_id(stream, output, document_id)
     return target
 
 
@@ -87,7 +87,7 @@ def test_blank_page_without_contents(tmp_path: Path) -> None:
 def test_refuses_ids_that_are_not_plain_tokens(tmp_path: Path, bad: str) -> None:
     output = io.BytesIO()
     with pytest.raises(ValueError, match="document ID"):
-        stamp_document_id(io.BytesIO(contract_pdf(tmp_path / "c.pdf").read_bytes()), output, bad)
+        write_document_id(io.BytesIO(contract_pdf(tmp_path / "c.pdf").read_bytes()), output, bad)
     assert output.getvalue() == b""
 
 
@@ -96,7 +96,7 @@ def test_memory_stays_small_for_a_large_file(tmp_path: Path) -> None:
     with big.open("rb") as source, (tmp_path / "s.pdf").open("wb") as output:
         tracemalloc.start()
         try:
-            stamp_document_id(source, output, DOCUMENT_ID)
+            write_document_id(source, output, DOCUMENT_ID)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
