@@ -41,11 +41,10 @@ def inspect_pdf(
     max_pages: int,
     limits: CheckLimits = DEFAULT_LIMITS,
 ) -> PdfInfo:
-    """Check `source` (read from the start) and describe it, or raise `PdfRejected`.
+    """Check `source` (seekable, read from the start) and describe it, or raise `PdfRejected`.
 
-    Blocking (up to `limits.seconds`). Codes: see `webapp.pdf.refusals.TEXTS`. A seekable
-    stream is left at position 0; one that cannot seek (a stored revision, decrypted as
-    it is read) is read once from where it is.
+    Blocking (up to `limits.seconds`). Codes: see `webapp.pdf.refusals.TEXTS`. The stream
+    is left at position 0.
     """
     try:
         streamed, result = check_in_sandbox(
@@ -56,8 +55,7 @@ def inspect_pdf(
             too_large=lambda: refusal("too_large", limit=_megabytes(max_bytes)),
         )
     finally:
-        if source.seekable():
-            source.seek(0)
+        source.seek(0)
     return PdfInfo(
         pages=result.pages,
         size=streamed.size,

@@ -63,10 +63,8 @@ def check_in_sandbox(
     max_pages: int,
     too_large: Callable[[], PdfRejected],
 ) -> tuple[Streamed, CheckResult]:
-    """Stream `source` (from its start; a stream that cannot seek, from where it is) to a
-    sandboxed check; its result, or `PdfRejected`."""
-    if source.seekable():
-        source.seek(0)
+    """Stream `source` (from its start) to a sandboxed check; its result, or `PdfRejected`."""
+    source.seek(0)
     first = source.read(CHUNK_SIZE)
     if not first:
         raise refusal("empty")

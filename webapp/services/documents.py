@@ -186,20 +186,20 @@ def send_document(ctx: ServiceContext, owner: User, document_id: str, who: Audit
             raise ConflictError("no_recipients")
         base = document.current_revision
         current_blob = revisions.current_revision(db, document).blob_name
-    # The upload check again, in this process's sandbox (not in a PDF worker, which would
-    # start a sandbox helper of its own): a file it refuses today fails with its words
-    # (`PdfRejected`) instead of halfway through sending.
-    try:
-        with ctx.files.open_read(revisions.data_key(ctx, document), current_blob) as stored:
-            check_sendable(stored)
-    except PdfRejected as exc:
-        raise pdf_failure(exc) from None
     certificate_id = new_certificate_id()  # issue 12: stamped now, its certificate made at the end
     stamp = StampJob(document.id, certificate_id)
     seal = seal_step(SENDING_SEAL_FIELD, f"Sent by {owner.email} for signature (mynasign)")
-    new = revisions.next_revision(
-        ctx, document, current_blob, RevisionKind.STAMP_AND_SENDING_SEAL, [stamp, seal]
-    )
+    with revisions.decrypted_copy(ctx, document, current_blob) as plain:
+        # The upload check again, in this process's sandbox (not in a PDF worker, which
+        # would start a sandbox helper of its own): a file it refuses today fails with its
+        # words (`PdfRejected`) instead of halfway through sending.
+        try:
+            check_sendable(plain)
+        except PdfRejected as exc:
+            raise pdf_failure(exc) from None
+        new = revisions.next_revision_from_plain(
+            ctx, document, plain, base + 1, RevisionKind.STAMP_AND_SENDING_SEAL, [stamp, seal]
+        )
     try:
         with ctx.sessions() as db, db.begin():
             document = owned_document(db, owner, document_id, for_update=True)
